@@ -1,0 +1,1 @@
+"""Datasets, vocabulary, the two-view transform and collate."""

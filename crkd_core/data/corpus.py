@@ -1,0 +1,179 @@
+"""Corpus entries and dataset layouts (PHOENIX-2014 release layout and friends).
+
+A layout turns a dataset root into `CorpusEntry` rows for a split. It checks every row as it
+reads it, so that bad input fails here, naming the file, the row and the cause, long before a
+training step. Layouts register under a name; `open_dataset(root, name=None)` auto-detects.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DataError
+from ..registry import Registry
+
+SPLITS = ("train", "dev", "test")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+@dataclass(frozen=True)
+class CorpusEntry:
+    """One video of a corpus: its id, signer, gloss sequence, and where its frames are."""
+
+    id: str
+    signer: str
+    glosses: tuple[str, ...]
+    frames: tuple[Path, ...] = ()  # image files, in temporal order
+    video: Path | None = None  # or one video file (custom datasets)
+    source: str = ""  # the corpus file the row came from
+    row: int | None = None  # 1-based line in that file (header = 1)
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.frames)
+
+
+class DatasetLayout:
+    """Base class: a dataset root with corpus files for the splits `train`, `dev`, `test`."""
+
+    name = "base"
+    splits: tuple[str, ...] = SPLITS
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DataError(self.root, "dataset root is not a folder")
+
+    @classmethod
+    def detect(cls, root: Path) -> bool:
+        raise NotImplementedError
+
+    def read_split(self, split: str) -> list[CorpusEntry]:
+        raise NotImplementedError
+
+    def check_split_name(self, split: str) -> None:
+        if split not in self.splits:
+            raise DataError(self.root, f"unknown split {split!r}; this dataset has {self.splits}")
+
+
+DATASETS: Registry[type[DatasetLayout]] = Registry("dataset")
+
+
+def open_dataset(root: str | Path, name: str | None = None) -> DatasetLayout:
+    """Open a dataset root with the named layout, or the single layout that recognises it."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(root, "dataset root does not exist or is not a folder")
+    if name:
+        return DATASETS.get(name)(root)
+    found = [n for n in DATASETS.names() if DATASETS.get(n).detect(root)]
+    # A more specific layout (signworld) also matches its parent layout (phoenix2014).
+    specific = [n for n in found if not any(
+        n != m and issubclass(DATASETS.get(m), DATASETS.get(n)) for m in found)]
+    if len(specific) != 1:
+        what = "no known layout" if not specific else f"several layouts ({', '.join(specific)})"
+        raise DataError(root, f"{what} matches this folder; pass --dataset NAME "
+                              f"(one of {', '.join(DATASETS.names())})")
+    return DATASETS.get(specific[0])(root)
+
+
+def list_frames(folder: Path) -> tuple[Path, ...]:
+    """Image files of a frame folder, in natural order (fn9 before fn10)."""
+    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+    return tuple(sorted(files, key=_natural_key))
+
+
+def _natural_key(p: Path):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name)]
+
+
+def read_table(path: Path, header: list[str], sep: str = "|") -> list[tuple[int, dict[str, str]]]:
+    """Read a `sep`-separated UTF-8 table with an exact header; returns (line number, row) pairs."""
+    if not path.is_file():
+        raise DataError(path, "corpus file is missing")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise DataError(path, f"not valid UTF-8 ({exc.reason})", line) from exc
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise DataError(path, "corpus file is empty (no header)")
+    got = [h.strip() for h in lines[0].split(sep)]
+    if got != header:
+        raise DataError(path, f"wrong header {sep.join(got)!r}; expected {sep.join(header)!r}", 1)
+    rows = []
+    for lineno, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        fields = line.split(sep)
+        if len(fields) != len(header):
+            raise DataError(path, f"expected {len(header)} fields separated by {sep!r}, "
+                                  f"found {len(fields)}", lineno)
+        rows.append((lineno, dict(zip(header, (f.strip() for f in fields), strict=True))))
+    if not rows:
+        raise DataError(path, "corpus file has a header but no rows")
+    return rows
+
+
+def check_unique_ids(path: Path, rows: list[tuple[int, str]]) -> None:
+    seen: dict[str, int] = {}
+    for lineno, vid in rows:
+        if vid in seen:
+            raise DataError(path, f"duplicate id {vid!r} (first on row {seen[vid]})", lineno)
+        seen[vid] = lineno
+
+
+def frames_of(folder: Path, corpus: Path, lineno: int) -> tuple[Path, ...]:
+    """The frames of one row's folder, or a DataError naming the corpus row."""
+    if not folder.is_dir():
+        raise DataError(corpus, f"frame folder {folder} does not exist", lineno)
+    frames = list_frames(folder)
+    if not frames:
+        raise DataError(corpus, f"frame folder {folder} holds no image files", lineno)
+    return frames
+
+
+def find_feature_dir(root: Path, pattern: str = "fullFrame-*px") -> Path:
+    """The single `features/fullFrame-<W>x<H>px` folder of a release."""
+    cands = sorted((root / "features").glob(pattern)) if (root / "features").is_dir() else []
+    if not cands:
+        raise DataError(root / "features", f"no {pattern} folder with frames")
+    return cands[0]
+
+
+@DATASETS.register("phoenix2014")
+class Phoenix2014(DatasetLayout):
+    """RWTH-PHOENIX-Weather 2014 multi-signer release layout (also written by `crkd synth`).
+
+    `annotations/manual/{split}.corpus.csv` with header `id|folder|signer|annotation`;
+    frames under `features/fullFrame-<W>x<H>px/{split}/<folder>` where `folder` ends in `*.png`.
+    """
+
+    name = "phoenix2014"
+    header = ["id", "folder", "signer", "annotation"]
+
+    @classmethod
+    def detect(cls, root: Path) -> bool:
+        return (root / "annotations" / "manual" / "train.corpus.csv").is_file()
+
+    def corpus_file(self, split: str) -> Path:
+        return self.root / "annotations" / "manual" / f"{split}.corpus.csv"
+
+    def read_split(self, split: str) -> list[CorpusEntry]:
+        self.check_split_name(split)
+        path = self.corpus_file(split)
+        rows = read_table(path, self.header)
+        check_unique_ids(path, [(n, r["id"]) for n, r in rows])
+        feat = find_feature_dir(self.root) / split
+        entries = []
+        for lineno, r in rows:
+            glosses = tuple(r["annotation"].split())
+            if not glosses:
+                raise DataError(path, f"video {r['id']!r} has an empty annotation", lineno)
+            folder = feat / r["folder"].replace("*.png", "").rstrip("/")
+            entries.append(CorpusEntry(r["id"], r["signer"], glosses, frames_of(folder, path, lineno),
+                                       source=str(path), row=lineno))
+        return entries

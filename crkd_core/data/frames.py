@@ -1,0 +1,117 @@
+"""Decoding frames into uint8 arrays, checked, and a decoded-frame cache on disk.
+
+Frames are decoded once, resized to the pre-crop size of the view transform (256 px for the
+`paper` preset, as the peers do; smaller for `cpu`), and stored per split in one uint8 array
+file. Epochs after the first, and later processes, read that file instead of PNGs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import DataError
+from ..io import atomic_write, atomic_write_json
+from .corpus import CorpusEntry
+
+
+def read_image(path: Path, size: int, source: str = "", row=None) -> tuple[np.ndarray, tuple]:
+    """One RGB frame resized to (size, size): ((size, size, 3) uint8, original (W, H)).
+
+    Grey-scale and RGBA frames are refused: a real release is RGB, and a silent conversion
+    would hide a broken export.
+    """
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.mode != "RGB":
+                raise DataError(path, f"frame is {img.mode}, expected RGB", row)
+            arr = img.resize((size, size), Image.BILINEAR, reducing_gap=None)
+            return np.asarray(arr, dtype=np.uint8), img.size
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        where = f" (video of {source}, row {row})" if source else ""
+        raise DataError(path, f"unreadable or truncated image{where}: {exc}") from exc
+
+
+def read_entry(entry: CorpusEntry, size: int) -> np.ndarray:
+    """All frames of one video; (T, size, size, 3) uint8. Frames must share one size."""
+    if entry.video is not None:
+        from .video import read_video  # optional dependency (PyAV)
+
+        return read_video(entry.video, size)
+    if not entry.frames:
+        raise DataError(entry.source or entry.id, f"video {entry.id!r} has no frames", entry.row)
+    first_size = None
+    out = np.empty((len(entry.frames), size, size, 3), np.uint8)
+    for i, p in enumerate(entry.frames):
+        if not p.is_file():
+            raise DataError(p, f"frame file is missing (video {entry.id!r} of {entry.source})",
+                            entry.row)
+        out[i], got = read_image(p, size, entry.source, entry.row)
+        first_size = first_size or got
+        if got != first_size:
+            raise DataError(p, f"frame is {got[0]}x{got[1]}, the video's first frame is "
+                               f"{first_size[0]}x{first_size[1]}", entry.row)
+    return out
+
+
+@dataclass
+class FrameStore:
+    """Decoded frames of one split: a flat (N_frames, S, S, 3) uint8 array plus offsets."""
+
+    frames: np.ndarray
+    index: dict[str, tuple[int, int]]  # id -> (start, length)
+
+    def get(self, vid: str) -> np.ndarray:
+        start, length = self.index[vid]
+        return self.frames[start : start + length]
+
+
+def _fingerprint(entries: list[CorpusEntry], size: int) -> str:
+    h = hashlib.sha1(f"v1|{size}".encode())
+    for e in entries:
+        h.update(f"{e.id}|{e.num_frames}|{e.video}".encode())
+        src = e.frames[0] if e.frames else e.video
+        if src is not None and Path(src).exists():
+            st = Path(src).stat()
+            h.update(f"{st.st_size}|{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def build_store(entries: list[CorpusEntry], size: int, progress=None) -> FrameStore:
+    videos = []
+    it = progress(entries) if progress else entries
+    for e in it:
+        videos.append(read_entry(e, size))
+    index, start = {}, 0
+    for e, v in zip(entries, videos, strict=True):
+        index[e.id] = (start, len(v))
+        start += len(v)
+    flat = np.concatenate(videos) if videos else np.zeros((0, size, size, 3), np.uint8)
+    return FrameStore(flat, index)
+
+
+def _save_npy(path: Path, arr: np.ndarray) -> None:
+    with open(path, "wb") as fh:  # a file handle: np.save would append ".npy" to a path
+        np.save(fh, arr, allow_pickle=False)
+
+
+def load_store(entries: list[CorpusEntry], size: int, cache_dir: Path | None,
+               name: str, progress=None) -> FrameStore:
+    """Frames of `entries` at `size`, from the cache when it is valid, else decoded (and cached)."""
+    if cache_dir is None:
+        return build_store(entries, size, progress)
+    key = _fingerprint(entries, size)
+    npy, meta = cache_dir / f"{name}-{size}px-{key}.npy", cache_dir / f"{name}-{size}px-{key}.json"
+    if npy.exists() and meta.exists():
+        index = {k: tuple(v) for k, v in json.loads(meta.read_text("utf-8")).items()}
+        return FrameStore(np.load(npy, mmap_mode="r"), index)
+    store = build_store(entries, size, progress)
+    atomic_write(npy, lambda p: _save_npy(p, store.frames))
+    atomic_write_json(meta, store.index)
+    return store

@@ -1,0 +1,130 @@
+"""TSCM, ResBlockT and the temporal head.
+
+Frames travel through the 2D trunk *packed*: only the valid frames of a batch, (N, C, H, W)
+with N = sum of clip lengths, so padding costs nothing and never leaks into BatchNorm.
+TSCM needs each frame's temporal neighbours; `Neighbours` holds, for every packed frame, the
+packed index of its previous and next frame, or N (a zero row) at a clip's ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class Neighbours:
+    prev: torch.Tensor  # (N,) int64, packed index of frame t-1, or N at a clip start
+    next: torch.Tensor  # (N,) int64, packed index of frame t+1, or N at a clip end
+
+    @classmethod
+    def from_lengths(cls, lengths: torch.Tensor) -> Neighbours:
+        """Neighbour indices for clips of `lengths` frames packed one after another."""
+        n = lengths.sum()
+        idx = torch.arange(n, device=lengths.device)
+        starts = torch.cumsum(lengths, 0) - lengths
+        ends = starts + lengths - 1
+        first = torch.zeros_like(idx, dtype=torch.bool).index_fill(0, starts, True)
+        last = torch.zeros_like(idx, dtype=torch.bool).index_fill(0, ends, True)
+        prev = torch.where(first, n, idx - 1)
+        nxt = torch.where(last, n, idx + 1)
+        return cls(prev, nxt)
+
+
+class TSCM(nn.Module):
+    """Temporal Superimposed Crossover Module (paper: arXiv 2211.03387): no parameters, no FLOPs.
+
+    Channel c of frame t is taken from frame t - 1 + (c mod 3): channels 0, 3, 6... from t-1,
+    1, 4, 7... from t itself, 2, 5, 8... from t+1, with zeros beyond a clip's ends.
+    """
+
+    def forward(self, x: torch.Tensor, nb: Neighbours) -> torch.Tensor:
+        # (N, C, H, W) -> (N + 1, C, H, W): row N is the zero padding at clip ends
+        ext = torch.cat([x, x.new_zeros((1, *x.shape[1:]))], 0)
+        phase = (torch.arange(x.shape[1], device=x.device) % 3).view(1, -1, 1, 1)
+        out = torch.where(phase == 0, ext[nb.prev], x)
+        return torch.where(phase == 2, ext[nb.next], out)
+
+
+def conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, k // 2, bias=False), nn.BatchNorm2d(cout))
+
+
+class ResBlockT(nn.Module):
+    """A ResNet basic block whose first 3x3 convolution reads TSCM's temporally mixed channels."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1, tscm: bool = True):
+        super().__init__()
+        self.tscm = TSCM() if tscm else None
+        self.conv1 = conv_bn(cin, cout, 3, stride)
+        self.conv2 = conv_bn(cout, cout, 3, 1)
+        self.shortcut = conv_bn(cin, cout, 1, stride) if (stride != 1 or cin != cout) else None
+
+    def forward(self, x: torch.Tensor, nb: Neighbours) -> torch.Tensor:
+        y = self.tscm(x, nb) if self.tscm is not None else x
+        y = self.conv2(F.relu(self.conv1(y), inplace=True))
+        return F.relu(y + (x if self.shortcut is None else self.shortcut(x)), inplace=True)
+
+
+def parse_temporal_spec(spec: str) -> list[tuple[str, int]]:
+    """'K5-P2-K5-P2' -> [('K', 5), ('P', 2), ('K', 5), ('P', 2)]."""
+    out = []
+    for part in spec.split("-"):
+        if len(part) < 2 or part[0] not in "KP" or not part[1:].isdigit():
+            raise ValueError(f"bad temporal spec part {part!r} in {spec!r}")
+        out.append((part[0], int(part[1:])))
+    return out
+
+
+class TemporalConv(nn.Module):
+    """1D temporal convolutions and poolings, e.g. 'K5-P2-K5-P2' (the VAC-style head).
+
+    With `same_padding=False` (the peers' default) a K5 drops 4 frames; with True it keeps T.
+    """
+
+    def __init__(self, cin: int, cout: int, spec: str = "K5-P2-K5-P2", same_padding: bool = False):
+        super().__init__()
+        self.spec = parse_temporal_spec(spec)
+        self.same_padding = same_padding
+        layers, c = [], cin
+        for kind, size in self.spec:
+            if kind == "K":
+                pad = size // 2 if same_padding else 0
+                layers += [nn.Conv1d(c, cout, size, padding=pad, bias=False),
+                           nn.BatchNorm1d(cout), nn.ReLU(inplace=True)]
+                c = cout
+            else:
+                layers.append(nn.MaxPool1d(size, ceil_mode=False))
+        self.net = nn.Sequential(*layers)
+
+    def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        out = lengths.clone()
+        for kind, size in self.spec:
+            if kind == "K":
+                out = out if self.same_padding else out - (size - 1)
+            else:
+                out = torch.div(out, size, rounding_mode="floor")
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, T, C) -> (B, C, T) for Conv1d, and back
+        return self.net(x.transpose(1, 2)).transpose(1, 2)
+
+
+class BiLSTM(nn.Module):
+    """A bidirectional LSTM over padded (B, T, C) sequences that respects each sequence's length."""
+
+    def __init__(self, cin: int, hidden: int, layers: int = 2):
+        super().__init__()
+        self.lstm = nn.LSTM(cin, hidden, layers, batch_first=True, bidirectional=True)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] == 1 or bool((lengths == x.shape[1]).all()):
+            return self.lstm(x)[0]  # no padding: the plain path (also what ONNX export traces)
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True,
+                                                   enforce_sorted=False)
+        out, _ = self.lstm(packed)
+        return nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]

@@ -1,0 +1,137 @@
+"""SLRNet: a 2D frame trunk (ResBlockT stages) plus a temporal head, returning `SLROutput`.
+
+The teacher and LRINet are both SLRNets; they differ only in their `NetConfig` (widths,
+strides, input size). Each returns its features by name, for distillation (timm-style
+`forward_features` / `forward_head`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .layers import BiLSTM, Neighbours, ResBlockT, TemporalConv
+
+
+@dataclass(frozen=True)
+class TrunkConfig:
+    widths: tuple[int, ...]  # channels of each stage; the last is the frame map's channels
+    blocks: tuple[int, ...]  # ResBlockT blocks per stage
+    strides: tuple[int, ...]  # stride of each stage's first block
+    stem_width: int
+    stem_kernel: int = 7
+    stem_stride: int = 2
+    maxpool: bool = True
+    tscm: bool = True
+    map_size: int | None = None  # adaptive-pool the last map to this size when set
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    conv_dim: int  # channels of the 1D temporal convolutions
+    spec: str = "K5-P2-K5-P2"
+    same_padding: bool = False
+    lstm_hidden: int = 512  # per direction
+    lstm_layers: int = 2
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    role: str  # "teacher" | "student"
+    variant: str  # "teacher" | "scale" | "recover" | "plain"
+    input_size: int
+    trunk: TrunkConfig
+    head: HeadConfig
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> NetConfig:
+        trunk = {k: tuple(v) if isinstance(v, list) else v for k, v in d["trunk"].items()}
+        return cls(d["role"], d["variant"], d["input_size"], TrunkConfig(**trunk),
+                   HeadConfig(**d["head"]))
+
+
+@dataclass
+class SLROutput:
+    logits: torch.Tensor  # (B, T', V) unnormalised scores
+    lengths: torch.Tensor  # (B,) valid T' per clip
+    features: dict[str, torch.Tensor] = field(default_factory=dict)
+    # "frame_map": (N, C, h, w) packed valid frames; "frame_vec": (N, C); "temporal": (B, T', D)
+
+
+class FrameTrunk(nn.Module):
+    """Per-frame 2D CNN on packed frames: (N, 3, H, W) -> (N, C, h, w)."""
+
+    def __init__(self, cfg: TrunkConfig):
+        super().__init__()
+        self.cfg = cfg
+        k = cfg.stem_kernel
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, cfg.stem_width, k, cfg.stem_stride, k // 2, bias=False),
+            nn.BatchNorm2d(cfg.stem_width), nn.ReLU(inplace=True))
+        self.pool = nn.MaxPool2d(3, 2, 1) if cfg.maxpool else nn.Identity()
+        blocks, cin = [], cfg.stem_width
+        for width, n, stride in zip(cfg.widths, cfg.blocks, cfg.strides, strict=True):
+            for j in range(n):
+                blocks.append(ResBlockT(cin, width, stride if j == 0 else 1, cfg.tscm))
+                cin = width
+        self.blocks = nn.ModuleList(blocks)
+
+    def forward(self, x: torch.Tensor, nb: Neighbours) -> torch.Tensor:
+        x = self.pool(self.stem(x))
+        for block in self.blocks:
+            x = block(x, nb)
+        if self.cfg.map_size is not None and x.shape[-1] != self.cfg.map_size:
+            x = F.adaptive_avg_pool2d(x, self.cfg.map_size)
+        return x
+
+
+class TemporalHead(nn.Module):
+    """1D temporal convolutions, a BiLSTM and a gloss classifier: (B, T, C) -> (B, T', V)."""
+
+    def __init__(self, cin: int, cfg: HeadConfig, num_classes: int):
+        super().__init__()
+        self.conv = TemporalConv(cin, cfg.conv_dim, cfg.spec, cfg.same_padding)
+        self.lstm = BiLSTM(cfg.conv_dim, cfg.lstm_hidden, cfg.lstm_layers)
+        self.classifier = nn.Linear(2 * cfg.lstm_hidden, num_classes)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.conv(x)
+        out_lengths = self.conv.output_lengths(lengths)
+        x = self.lstm(x, out_lengths)
+        return self.classifier(x), x
+
+
+class SLRNet(nn.Module):
+    """Frame trunk + temporal head. forward(video, lengths) -> SLROutput."""
+
+    def __init__(self, cfg: NetConfig, num_classes: int):
+        super().__init__()
+        self.cfg = cfg
+        self.num_classes = num_classes
+        self.trunk = FrameTrunk(cfg.trunk)
+        self.head = TemporalHead(cfg.trunk.widths[-1], cfg.head, num_classes)
+
+    def output_lengths(self, video_lengths: torch.Tensor) -> torch.Tensor:
+        return self.head.conv.output_lengths(video_lengths)
+
+    def forward_features(self, video: torch.Tensor, lengths: torch.Tensor) -> dict:
+        b, t = video.shape[:2]
+        valid = torch.arange(t, device=video.device)[None, :] < lengths[:, None]  # (B, T)
+        frames = video[valid]  # (B, T, 3, H, W) -> (N, 3, H, W), valid frames only
+        fmap = self.trunk(frames, Neighbours.from_lengths(lengths))  # (N, C, h, w)
+        fvec = fmap.mean(dim=(2, 3))  # (N, C)
+        seq = fvec.new_zeros((b, t, fvec.shape[1]))
+        seq[valid] = fvec  # (N, C) -> (B, T, C), zeros past each length
+        return {"frame_map": fmap, "frame_vec": fvec, "sequence": seq}
+
+    def forward(self, video: torch.Tensor, lengths: torch.Tensor) -> SLROutput:
+        feats = self.forward_features(video, lengths)
+        logits, temporal = self.head(feats.pop("sequence"), lengths)
+        feats["temporal"] = temporal
+        return SLROutput(logits, self.output_lengths(lengths), feats)

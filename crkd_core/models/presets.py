@@ -1,0 +1,126 @@
+"""Model presets: one builder per preset, in a registry that refuses duplicate names.
+
+`paper`: the reconstruction at the paper's scale. The teacher is ResNet-18 with ResBlockT at
+224 px (7x7x512 frame map) and the VAC-style head (K5-P2-K5-P2, 2-layer BiLSTM). LRINet sees
+112 px and, being *scale-consistent* (paper), ends on the same 7x7x512 map with a lighter trunk
+and a narrower head of the same design.
+
+`cpu`: the same design, small enough to train in minutes on 2 CPU cores: the teacher sees 64 px
+(4x4x128 map), LRINet 16 px. Clips are short, so the temporal head keeps more frames
+(K5-P2-K5 with same padding: T' = T // 2).
+
+LRINet's strides follow from its input size: the stem and stages downsample until the map
+reaches the teacher's size (`scale`), or half of it (`recover`, the ResKD-style baseline whose
+map is upsampled in the loss). Sizes that are not a power-of-two multiple of the map end with
+an adaptive average pool. This stride rule is our reconstruction.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from ..errors import ConfigError
+from ..registry import Registry
+from .network import HeadConfig, NetConfig, SLRNet, TrunkConfig
+
+STUDENT_VARIANTS = ("scale", "recover")
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    pre_size: int  # resize before cropping
+    teacher: NetConfig
+    student_trunk: TrunkConfig  # widths/blocks of LRINet; strides are derived from the size
+    student_head: HeadConfig
+    student_size: int  # default LRINet input size
+    batch_size: int
+    lr: float
+    epochs: int
+    alpha: float  # feature-KD weight
+    beta: float  # logit-KD weight
+    temperature: float
+
+    @property
+    def map_size(self) -> int:
+        return student_map_size(self.teacher)
+
+
+def student_map_size(teacher: NetConfig) -> int:
+    t = teacher.trunk
+    stride = t.stem_stride * (2 if t.maxpool else 1) * math.prod(t.strides)
+    return math.ceil(teacher.input_size / stride)
+
+
+PRESETS: Registry[Preset] = Registry("preset")
+
+
+def _strides_for(input_size: int, map_size: int, stages: int) -> tuple[int, int, bool]:
+    """(stem stride, number of stride-2 stages, maxpool) to go from input_size to >= map_size."""
+    k = max(0, int(math.floor(math.log2(input_size / map_size))))
+    stem = 2 if k >= 1 else 1
+    k -= stem // 2
+    stage_downs = min(k, stages - 1)  # stage 1 never downsamples
+    return stem, stage_downs, (k - stage_downs) > 0
+
+
+def build_student_config(preset: Preset, input_size: int | None = None,
+                         variant: str = "scale") -> NetConfig:
+    """LRINet's config for an input size; `scale` ends on the teacher's map, `recover` on half."""
+    if variant not in STUDENT_VARIANTS:
+        raise ConfigError(f"unknown student variant {variant!r}; use one of {STUDENT_VARIANTS}")
+    size = input_size or preset.student_size
+    target = preset.map_size if variant == "scale" else max(1, preset.map_size // 2)
+    if size < target:
+        raise ConfigError(f"student input {size} px is smaller than its frame map ({target} px)")
+    n = len(preset.student_trunk.widths)
+    stem, downs, maxpool = _strides_for(size, target, n)
+    strides = tuple([1] * (n - downs) + [2] * downs)
+    trunk = replace(preset.student_trunk, stem_stride=stem, strides=strides, maxpool=maxpool,
+                    map_size=target)
+    return NetConfig("student", variant, size, trunk, preset.student_head)
+
+
+def build_teacher(preset: str | Preset, num_classes: int) -> SLRNet:
+    p = PRESETS.get(preset) if isinstance(preset, str) else preset
+    return SLRNet(p.teacher, num_classes)
+
+
+def build_student(preset: str | Preset, num_classes: int, input_size: int | None = None,
+                  variant: str = "scale") -> SLRNet:
+    p = PRESETS.get(preset) if isinstance(preset, str) else preset
+    return SLRNet(build_student_config(p, input_size, variant), num_classes)
+
+
+def register_preset(p: Preset) -> Preset:
+    return PRESETS.register(p.name)(p)
+
+
+register_preset(Preset(
+    name="paper",
+    pre_size=256,
+    teacher=NetConfig("teacher", "teacher", 224,
+                      TrunkConfig(widths=(64, 128, 256, 512), blocks=(2, 2, 2, 2),
+                                  strides=(1, 2, 2, 2), stem_width=64),
+                      HeadConfig(conv_dim=1024, lstm_hidden=512)),
+    student_trunk=TrunkConfig(widths=(32, 64, 128, 512), blocks=(1, 1, 1, 1),
+                              strides=(1, 2, 2, 2), stem_width=32),
+    student_head=HeadConfig(conv_dim=512, lstm_hidden=256),
+    student_size=112, batch_size=2, lr=1e-4, epochs=40, alpha=10.0, beta=25.0, temperature=8.0,
+))
+
+register_preset(Preset(
+    name="cpu",
+    pre_size=72,
+    teacher=NetConfig("teacher", "teacher", 64,
+                      TrunkConfig(widths=(16, 32, 64, 128), blocks=(1, 1, 1, 1),
+                                  strides=(1, 2, 2, 2), stem_width=16, stem_kernel=3,
+                                  maxpool=False),
+                      HeadConfig(conv_dim=128, spec="K5-P2-K5", same_padding=True,
+                                 lstm_hidden=128)),
+    student_trunk=TrunkConfig(widths=(16, 32, 64, 128), blocks=(1, 1, 1, 1),
+                              strides=(1, 2, 2, 2), stem_width=16, stem_kernel=3, maxpool=False),
+    student_head=HeadConfig(conv_dim=96, spec="K5-P2-K5", same_padding=True, lstm_hidden=96),
+    student_size=16, batch_size=8, lr=1e-3, epochs=20, alpha=10.0, beta=25.0, temperature=8.0,
+))

@@ -1,0 +1,96 @@
+"""Cost of a network: parameters, GMACs per frame, and measured frames per second.
+
+GMACs come from `torch.utils.flop_counter` (FLOPs / 2) on a clip of `frames` frames, divided
+by the number of frames. The counter reports nn.LSTM as zero, so the LSTM's multiply-adds are
+added analytically: per step, layer and direction 4 * (in * h + h * h).
+Speeds are medians of several timed runs after a warm-up, measured in the same process with
+the same thread count, so that ratios between models are fair.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from .models.network import SLRNet
+
+
+def count_params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def lstm_macs(model: SLRNet, steps: int) -> int:
+    lstm = model.head.lstm.lstm
+    h, total, cin = lstm.hidden_size, 0, lstm.input_size
+    for _ in range(lstm.num_layers):
+        total += 2 * 4 * (cin * h + h * h) * steps  # two directions
+        cin = 2 * h
+    return total
+
+
+@torch.no_grad()
+def gmacs_per_frame(model: SLRNet, frames: int = 32) -> float:
+    s = model.cfg.input_size
+    model.eval()
+    x = torch.zeros(1, frames, 3, s, s)
+    lengths = torch.tensor([frames])
+    with FlopCounterMode(display=False) as counter:
+        out = model(x, lengths)
+    macs = counter.get_total_flops() / 2 + lstm_macs(model, int(out.lengths[0]))
+    return macs / frames / 1e9
+
+
+@torch.no_grad()
+def measure_fps(model: torch.nn.Module, input_size: int, frames: int = 32, repeats: int = 5,
+                warmup: int = 2, min_seconds: float = 0.5) -> dict:
+    """Frames per second of batch-1 inference on a clip of `frames` frames (median of repeats)."""
+    model.eval()
+    x = torch.randn(1, frames, 3, input_size, input_size)
+    lengths = torch.tensor([frames])
+    for _ in range(warmup):
+        model(x, lengths)
+    rates = []
+    for _ in range(repeats):
+        n, t0 = 0, time.perf_counter()
+        while True:
+            model(x, lengths)
+            n += 1
+            dt = time.perf_counter() - t0
+            if dt >= min_seconds:
+                break
+        rates.append(n * frames / dt)
+    return {"fps": statistics.median(rates), "fps_runs": rates, "frames_per_clip": frames,
+            "threads": torch.get_num_threads()}
+
+
+def profile_model(model: SLRNet, frames: int = 32, measure: bool = True, **fps_kwargs) -> dict:
+    out = {"params": count_params(model), "gmacs_per_frame": gmacs_per_frame(model, frames),
+           "input_size": model.cfg.input_size, "variant": model.cfg.variant}
+    if measure:
+        out.update(measure_fps(model, model.cfg.input_size, frames, **fps_kwargs))
+    return out
+
+
+def profile_side_by_side(models: dict[str, SLRNet], frames: int = 32, repeats: int = 5,
+                         min_seconds: float = 0.5) -> dict[str, dict]:
+    """Profile several models with their fps runs interleaved (A, B, A, B, ...).
+
+    Interleaving spreads the noise of a shared machine evenly over the models, so the ratio of
+    their medians is fairer than two back-to-back measurements.
+    """
+    out = {name: profile_model(m, frames, measure=False) for name, m in models.items()}
+    runs: dict[str, list[float]] = {name: [] for name in models}
+    for name, m in models.items():  # warm-up
+        measure_fps(m, m.cfg.input_size, frames, repeats=1, warmup=1, min_seconds=0.1)
+    for _ in range(repeats):
+        for name, m in models.items():
+            r = measure_fps(m, m.cfg.input_size, frames, repeats=1, warmup=0,
+                            min_seconds=min_seconds)
+            runs[name].append(r["fps"])
+    for name in models:
+        out[name].update({"fps": statistics.median(runs[name]), "fps_runs": runs[name],
+                          "frames_per_clip": frames, "threads": torch.get_num_threads()})
+    return out

@@ -1,0 +1,212 @@
+"""The training loop: fit = for each epoch, train_one_epoch, evaluate on dev, checkpoint.
+
+It trains any task (a module whose forward(batch) returns named loss terms and 'total'), and
+knows nothing of distillation. Each epoch ends with an atomic checkpoint of the last state
+(for `--resume`) and of the best model by dev WER (what is finally evaluated).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from .checkpoint import (
+    load_extra,
+    load_weights,
+    optimizer_tensors,
+    restore_optimizer,
+    save_model,
+    save_weights,
+)
+from .distributed import DistEnv, all_reduce_mean, barrier
+from .errors import NumericalError
+from .evaluation import EvalResult, evaluate
+from .io import atomic_write_json
+from .runs import RunDir
+
+
+@dataclass
+class TrainConfig:
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float = 1e-4
+    grad_clip: float = 5.0
+    schedule: str = "cosine"  # cosine | constant
+    grad_accum: int = 1  # micro-batches per optimizer step
+    amp: str = "none"  # none | bf16 | fp16 (CUDA only)
+    nan_policy: str = "stop"  # stop | skip
+    decoder: str = "greedy"
+    beam_width: int = 10
+    seed: int = 0
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0  # epochs completed
+    best_wer: float = math.inf
+    best_epoch: int = -1
+    train_seconds: float = 0.0
+    skipped_batches: int = 0
+    history: list | None = None
+
+
+class Trainer:
+    def __init__(self, task: torch.nn.Module, cfg: TrainConfig, run: RunDir, env: DistEnv,
+                 meta: dict, vocab, progress: bool = True):
+        self.task = task.to(env.device)
+        self.cfg = cfg
+        self.run = run
+        self.env = env
+        self.meta = meta  # checkpoint meta (preset, view, vocab, ...)
+        self.vocab = vocab
+        self.progress = progress and env.is_main and not os.environ.get("CRKD_NO_PROGRESS")
+        params = [p for p in task.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.wrapped = (DistributedDataParallel(self.task) if env.enabled else self.task)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp == "fp16")
+        self.state = TrainState(history=[])
+
+    # -- schedule and one step ------------------------------------------------------------
+    def lr_at(self, epoch: int) -> float:
+        if self.cfg.schedule == "constant":
+            return self.cfg.lr
+        return self.cfg.lr * 0.5 * (1 + math.cos(math.pi * epoch / max(1, self.cfg.epochs)))
+
+    def autocast(self):
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.cfg.amp)
+        enabled = dtype is not None and self.env.device.type == "cuda"
+        return torch.autocast(self.env.device.type, dtype=dtype, enabled=enabled)
+
+    def _check_finite(self, losses: dict[str, torch.Tensor], ids: list[str]) -> bool:
+        if torch.isfinite(losses["total"]).item():
+            return True
+        if self.cfg.nan_policy == "skip":
+            self.state.skipped_batches += 1
+            return False
+        terms = ", ".join(f"{k}={v.item():.4g}" for k, v in losses.items())
+        raise NumericalError(
+            f"non-finite loss ({terms}) in epoch {self.state.epoch + 1} on clips {ids[:4]}; "
+            f"the last good checkpoint is {self.run.path / 'last.safetensors'} (epoch "
+            f"{self.state.epoch}); resume with --resume, or pass --nan-policy skip to skip such "
+            "batches (they are counted in metrics.json)")
+
+    def _step(self, micro: list) -> dict[str, float]:
+        self.optimizer.zero_grad(set_to_none=True)
+        sums: dict[str, float] = {}
+        for i, batch in enumerate(micro):
+            batch = batch.to(self.env.device)
+            sync = i == len(micro) - 1 or not self.env.enabled
+            ctx = self.wrapped.no_sync() if not sync else _nullcontext()
+            with ctx, self.autocast():
+                losses = self.wrapped(batch)
+            if not self._check_finite(losses, batch.ids):
+                self.optimizer.zero_grad(set_to_none=True)
+                return {}
+            with ctx:
+                self.scaler.scale(losses["total"] / len(micro)).backward()
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + v.item() / len(micro)
+        self.scaler.unscale_(self.optimizer)
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        sums["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip))
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return sums
+
+    # -- epochs ---------------------------------------------------------------------------
+    def train_one_epoch(self, loader, epoch: int) -> dict[str, float]:
+        self.task.train()
+        for g in self.optimizer.param_groups:
+            g["lr"] = self.lr_at(epoch)
+        loader.batch_sampler.set_epoch(epoch)
+        loader.dataset.set_epoch(epoch)
+        totals: dict[str, float] = {}
+        steps, micro = 0, []
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{self.cfg.epochs}", disable=not self.progress,
+                   leave=False, mininterval=2.0)
+        for batch in bar:
+            micro.append(batch)
+            if len(micro) < self.cfg.grad_accum:
+                continue
+            logs, micro = self._step(micro), []
+            if logs:
+                steps += 1
+                for k, v in logs.items():
+                    totals[k] = totals.get(k, 0.0) + v
+                bar.set_postfix(loss=f"{logs['total']:.3f}")
+        means = {f"train_{k}": v / max(1, steps) for k, v in totals.items()}
+        return all_reduce_mean(means, self.env)
+
+    def evaluate(self, loader) -> EvalResult:
+        self.task.eval()
+        return evaluate(self.task.predict, loader, self.vocab, self.env.device,
+                        self.cfg.decoder, self.cfg.beam_width)
+
+    def fit(self, train_loader, dev_loader, on_epoch: Callable[[dict], None] | None = None
+            ) -> TrainState:
+        start_epoch = self.state.epoch
+        for epoch in range(start_epoch, self.cfg.epochs):
+            t0 = time.perf_counter()
+            logs = self.train_one_epoch(train_loader, epoch)
+            seconds = time.perf_counter() - t0
+            row = {"epoch": epoch + 1, "lr": self.lr_at(epoch), **logs,
+                   "epoch_seconds": round(seconds, 2)}
+            if self.env.is_main:
+                dev = self.evaluate(dev_loader)
+                row.update({"dev_wer": dev.wer.wer, "dev_sub": dev.wer.sub,
+                            "dev_del": dev.wer.dele, "dev_ins": dev.wer.ins})
+            self.state.train_seconds += seconds
+            self.state.epoch = epoch + 1
+            self.state.history.append(row)
+            if self.env.is_main:
+                self.save_epoch(row)
+                if on_epoch:
+                    on_epoch(row)
+            barrier(self.env)
+        return self.state
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def save_epoch(self, row: dict) -> None:
+        model = self.task.model
+        if row["dev_wer"] < self.state.best_wer:
+            self.state.best_wer, self.state.best_epoch = row["dev_wer"], row["epoch"]
+            save_model(self.run.path, model, {**self.meta, "epoch": row["epoch"],
+                                              "dev_wer": row["dev_wer"]})
+        tensors, rest = optimizer_tensors(self.optimizer)
+        tensors.update({f"model.{k}": v for k, v in model.state_dict().items()})
+        tensors["rng.torch"] = torch.get_rng_state()
+        # One file holds weights, optimizer and train state (in its metadata), so a kill at
+        # any point leaves either the previous epoch's state or this one's, never a mixture.
+        state = {"train_state": asdict(self.state), "optimizer": rest,
+                 "train_config": asdict(self.cfg)}
+        save_weights(self.run.path / "last.safetensors", tensors, extra=state)
+        atomic_write_json(self.run.path / "last.json", {**self.meta, **state})  # for people
+        self.run.write_log(self.state.history)
+
+    def resume(self) -> bool:
+        """Load the last completed epoch's state if the run folder has one; True if it did."""
+        path = self.run.path / "last.safetensors"
+        if not path.is_file():
+            return False
+        tensors, state = load_weights(path), load_extra(path)
+        self.task.model.load_state_dict(
+            {k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        restore_optimizer(self.optimizer, tensors, state["optimizer"])
+        torch.set_rng_state(tensors["rng.torch"])
+        self.state = TrainState(**state["train_state"])
+        return True
+
+class _nullcontext:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
