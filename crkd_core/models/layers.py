@@ -93,25 +93,33 @@ class TemporalConv(nn.Module):
         for kind, size in self.spec:
             if kind == "K":
                 pad = size // 2 if same_padding else 0
-                layers += [nn.Conv1d(c, cout, size, padding=pad, bias=False),
-                           nn.BatchNorm1d(cout), nn.ReLU(inplace=True)]
+                layers.append(nn.Sequential(nn.Conv1d(c, cout, size, padding=pad, bias=False),
+                                            nn.BatchNorm1d(cout), nn.ReLU(inplace=True)))
                 c = cout
             else:
                 layers.append(nn.MaxPool1d(size, ceil_mode=False))
-        self.net = nn.Sequential(*layers)
+        self.layers = nn.ModuleList(layers)
+
+    def _step_lengths(self, lengths: torch.Tensor, kind: str, size: int) -> torch.Tensor:
+        if kind == "K":
+            return lengths if self.same_padding else lengths - (size - 1)
+        return torch.div(lengths, size, rounding_mode="floor")
 
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
-        out = lengths.clone()
         for kind, size in self.spec:
-            if kind == "K":
-                out = out if self.same_padding else out - (size - 1)
-            else:
-                out = torch.div(out, size, rounding_mode="floor")
-        return out
+            lengths = self._step_lengths(lengths, kind, size)
+        return lengths
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # (B, T, C) -> (B, C, T) for Conv1d, and back
-        return self.net(x.transpose(1, 2)).transpose(1, 2)
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        x = x.transpose(1, 2)  # (B, T, C) -> (B, C, T) for Conv1d
+        for (kind, size), layer in zip(self.spec, self.layers, strict=True):
+            x = layer(x)
+            lengths = self._step_lengths(lengths, kind, size)
+            if kind == "K" and self.same_padding:
+                # zero the steps past each length, so the next convolution's padding is the
+                # same zero padding a clip gets when it is alone (no leak from the batch)
+                x = x * (torch.arange(x.shape[-1], device=x.device) < lengths[:, None])[:, None]
+        return x.transpose(1, 2)
 
 
 class BiLSTM(nn.Module):

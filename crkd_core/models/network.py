@@ -101,7 +101,7 @@ class TemporalHead(nn.Module):
         self.classifier = nn.Linear(2 * cfg.lstm_hidden, num_classes)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.conv(x)
+        x = self.conv(x, lengths)
         out_lengths = self.conv.output_lengths(lengths)
         x = self.lstm(x, out_lengths)
         return self.classifier(x), x

@@ -1,0 +1,100 @@
+import pytest
+import torch
+
+from crkd_core.errors import ConfigError
+from crkd_core.models import build_student, build_teacher
+from crkd_core.models.layers import TSCM, Neighbours, ResBlockT, TemporalConv
+from crkd_core.models.presets import PRESETS, build_student_config
+
+
+def test_tscm_has_no_parameters_and_shifts_channels_as_specified():
+    tscm = TSCM()
+    assert sum(p.numel() for p in tscm.parameters()) == 0
+    lengths = torch.tensor([3, 2])
+    # frame value = 10 * packed index + 1, channel c adds c/100 -> every cell is traceable
+    n, c = int(lengths.sum()), 6
+    x = (10 * torch.arange(n).float() + 1).view(n, 1, 1, 1) + torch.arange(c).float().view(1, c, 1, 1) / 100
+    out = tscm(x.expand(n, c, 2, 2).clone(), Neighbours.from_lengths(lengths))[:, :, 0, 0]
+    starts, ends = {0, 3}, {2, 4}
+    for i in range(n):
+        for ch in range(c):
+            src = i - 1 + ch % 3  # channel c comes from frame t - 1 + (c mod 3)
+            crosses = (ch % 3 == 0 and i in starts) or (ch % 3 == 2 and i in ends)
+            expected = 0.0 if crosses else 10 * src + 1 + ch / 100
+            assert out[i, ch].item() == pytest.approx(expected), (i, ch)
+
+
+def test_neighbours_respect_clip_boundaries():
+    nb = Neighbours.from_lengths(torch.tensor([2, 1, 3]))
+    assert nb.prev.tolist() == [6, 0, 6, 6, 3, 4]
+    assert nb.next.tolist() == [1, 6, 6, 4, 5, 6]
+
+
+def test_resblockt_shapes_and_gradient():
+    block = ResBlockT(8, 16, stride=2)
+    x = torch.randn(5, 8, 12, 12, requires_grad=True)
+    y = block(x, Neighbours.from_lengths(torch.tensor([5])))
+    assert y.shape == (5, 16, 6, 6)
+    y.sum().backward()
+    assert x.grad is not None
+
+
+@pytest.mark.parametrize("spec,same,lengths,expected", [
+    ("K5-P2-K5-P2", False, [40, 16], [7, 1]),
+    ("K5-P2-K5", True, [40, 17], [20, 8]),
+])
+def test_temporal_conv_output_lengths_match_forward(spec, same, lengths, expected):
+    conv = TemporalConv(4, 4, spec, same)
+    lengths = torch.tensor(lengths)
+    assert conv.output_lengths(lengths).tolist() == expected
+    for n, e in zip(lengths.tolist(), expected, strict=True):
+        assert conv(torch.randn(1, n, 4), torch.tensor([n])).shape[1] == e
+
+
+@pytest.mark.parametrize("variant", ["scale", "recover"])
+def test_cpu_preset_shapes(variant):
+    teacher = build_teacher("cpu", 11)
+    student = build_student("cpu", 11, variant=variant)
+    video_t = torch.randn(2, 12, 3, 64, 64)
+    video_s = torch.randn(2, 12, 3, 16, 16)
+    lengths = torch.tensor([12, 9])
+    ot, os_ = teacher(video_t, lengths), student(video_s, lengths)
+    assert ot.logits.shape == os_.logits.shape == (2, 6, 11)
+    assert ot.lengths.tolist() == teacher.output_lengths(lengths).tolist() == [6, 4]
+    n = int(lengths.sum())
+    assert ot.features["frame_map"].shape == (n, 128, 4, 4)
+    expected_map = (4, 4) if variant == "scale" else (2, 2)
+    assert os_.features["frame_map"].shape == (n, 128, *expected_map)
+
+
+def test_padding_does_not_change_a_clip_output():
+    """Packed frames: a clip's output is the same alone or padded in a batch."""
+    torch.manual_seed(0)
+    m = build_teacher("cpu", 7).eval()
+    clip = torch.randn(1, 10, 3, 64, 64)
+    other = torch.randn(1, 14, 3, 64, 64)
+    padded = torch.zeros(2, 14, 3, 64, 64)
+    padded[0, :10], padded[1] = clip[0], other[0]
+    with torch.no_grad():
+        alone = m(clip, torch.tensor([10])).logits
+        batch = m(padded, torch.tensor([10, 14])).logits
+    assert torch.allclose(alone[0], batch[0, : alone.shape[1]], atol=1e-5)
+
+
+@pytest.mark.parametrize("size", [16, 24, 32, 48, 64])
+def test_scale_student_always_ends_on_teacher_map(size):
+    m = build_student("cpu", 5, size)
+    out = m(torch.randn(1, 8, 3, size, size), torch.tensor([8]))
+    assert out.features["frame_map"].shape[-2:] == (4, 4)
+
+
+def test_student_smaller_than_its_map_is_refused():
+    with pytest.raises(ConfigError, match="smaller than its frame map"):
+        build_student_config(PRESETS.get("paper"), 4)
+
+
+def test_paper_preset_map_sizes_match():
+    p = PRESETS.get("paper")
+    assert p.map_size == 7
+    cfg = build_student_config(p, 112)
+    assert cfg.trunk.widths[-1] == p.teacher.trunk.widths[-1] == 512
