@@ -44,7 +44,15 @@ def open_layout(cfg: DataConfig) -> DatasetLayout:
 
 
 def build_vocab(layout: DatasetLayout, convention: str = "train") -> Vocab:
-    """'train': glosses of the train split (clean); 'all': train+dev+test (the peers' convention)."""
+    """The gloss vocabulary of a dataset.
+
+    A dataset that declares its gloss inventory (SignWorld) gets exactly that. Otherwise
+    'train': glosses of the train split (clean); 'all': train+dev+test (the peers' convention,
+    which gives their class counts).
+    """
+    declared = layout.declared_glosses()
+    if declared:
+        return Vocab.from_glosses(declared)
     splits = ["train"] if convention == "train" else ["train", "dev", "test"]
     return Vocab.from_glosses(g for s in splits for e in layout.read_split(s) for g in e.glosses)
 
@@ -53,6 +61,7 @@ def load_split(layout: DatasetLayout, cfg: DataConfig, split: str, vocab: Vocab,
                train: bool, seed: int, show_progress: bool = True) -> SLRDataset:
     entries = layout.read_split(split)
     cache = cfg.cache_dir or default_cache_dir(layout.root)
+    show_progress = show_progress and not os.environ.get("CRKD_NO_PROGRESS")
     bar = (lambda it: tqdm(it, desc=f"decoding {split} frames", leave=False, mininterval=2)
            ) if show_progress else None
     store = load_store(entries, spec.pre_size, cache, f"{layout.name}-{split}", bar)

@@ -87,7 +87,8 @@ def fit_and_test(args, role: str, preset: Preset, task: CTCTask, vocab, spec: Vi
     loaders = {s: make_loader(ds, cfg.batch_size, s == "train", args.seed, env, args.num_workers)
                for s, ds in splits.items()}
     t0 = time.perf_counter()
-    state = trainer.fit(loaders["train"], loaders["dev"], on_epoch=_print_epoch)
+    on_epoch = getattr(args, "on_epoch", None) or _print_epoch
+    state = trainer.fit(loaders["train"], loaders["dev"], on_epoch=on_epoch)
     metrics = None
     if env.is_main:
         model.load_state_dict(load_weights(run.path / "checkpoint.safetensors"))

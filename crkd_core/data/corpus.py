@@ -3,11 +3,18 @@
 A layout turns a dataset root into `CorpusEntry` rows for a split. It checks every row as it
 reads it, so that bad input fails here, naming the file, the row and the cause, long before a
 training step. Layouts register under a name; `open_dataset(root, name=None)` auto-detects.
+
+A public release may hold a video that is known to be broken (PHOENIX-2014 and CSL-Daily each
+have one in train). A layout lists such ids in `known_broken`; unless it is opened with
+`strict=True`, a known-broken row is skipped with a `BrokenVideoWarning` naming the id, the
+corpus file and the row. Any other bad row is a DataError, strict or not. The other layouts
+(PHOENIX-2014-T, CSL-Daily, a custom CSV) live in `layouts.py`.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,29 +36,67 @@ class CorpusEntry:
     video: Path | None = None  # or one video file (custom datasets)
     source: str = ""  # the corpus file the row came from
     row: int | None = None  # 1-based line in that file (header = 1)
+    translation: str = ""  # the spoken-language sentence, where the corpus has one
 
     @property
     def num_frames(self) -> int:
         return len(self.frames)
 
 
+class BrokenVideoWarning(UserWarning):
+    """A video known to be broken in a public release was skipped."""
+
+
 class DatasetLayout:
-    """Base class: a dataset root with corpus files for the splits `train`, `dev`, `test`."""
+    """Base class: a dataset root with corpus files for the splits `train`, `dev`, `test`.
+
+    Args:
+        root: the dataset root, or a folder that `locate` resolves to it.
+        strict: read known-broken videos like any other row (a DataError if their frames are
+            missing) instead of skipping them with a warning.
+    """
 
     name = "base"
     splits: tuple[str, ...] = SPLITS
+    marker = ""  # a file, relative to the dataset root, that identifies this layout
+    release_dirs: tuple[str, ...] = ("",)  # where a release may nest the root below a folder
+    known_broken: dict[str, frozenset[str]] = {}  # split -> ids broken in the public release
 
-    def __init__(self, root: str | Path):
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise DataError(self.root, "dataset root is not a folder")
+    def __init__(self, root: str | Path, strict: bool = False):
+        if not Path(root).is_dir():
+            raise DataError(root, "dataset root is not a folder")
+        self.root = self.locate(Path(root))
+        self.strict = strict
+        self.skipped: set[tuple[str, str]] = set()  # (split, id) of every skipped row
+
+    @classmethod
+    def locate(cls, root: Path) -> Path:
+        """The dataset root that `root` names: the first `root/release_dirs[i]` with `marker`."""
+        return (find_release_root(root, cls.release_dirs, cls.marker) if cls.marker else None) or root
 
     @classmethod
     def detect(cls, root: Path) -> bool:
-        raise NotImplementedError
+        """Whether `root`, or a folder of `release_dirs` below it, holds this layout's marker."""
+        return bool(cls.marker) and find_release_root(root, cls.release_dirs, cls.marker) is not None
+
+    def skip_known_broken(self, split: str, vid: str, folder: Path, corpus: Path,
+                          lineno: int) -> bool:
+        """True, after a warning, when row `lineno` of `corpus` is a known-broken video."""
+        if self.strict or vid not in self.known_broken.get(split, frozenset()):
+            return False
+        warnings.warn(f"{corpus}, row {lineno}: skipped video {vid!r} of {split}: it is known to "
+                      f"be broken in the {self.name} release (its frame folder {folder} "
+                      f"{folder_state(folder)}); open the dataset with strict=True to read it",
+                      BrokenVideoWarning, stacklevel=3)
+        self.skipped.add((split, vid))
+        return True
 
     def read_split(self, split: str) -> list[CorpusEntry]:
         raise NotImplementedError
+
+    def declared_glosses(self) -> list[str] | None:
+        """The full gloss inventory when the dataset declares one (SignWorld does), else None."""
+        return None
 
     def check_split_name(self, split: str) -> None:
         if split not in self.splits:
@@ -77,6 +122,23 @@ def open_dataset(root: str | Path, name: str | None = None) -> DatasetLayout:
         raise DataError(root, f"{what} matches this folder; pass --dataset NAME "
                               f"(one of {', '.join(DATASETS.names())})")
     return DATASETS.get(specific[0])(root)
+
+
+def find_release_root(root: Path, subdirs: tuple[str, ...], marker: str) -> Path | None:
+    """The first of `root / subdir` that holds the file `marker`, or None."""
+    for sub in subdirs:
+        cand = root / sub if sub else root
+        if (cand / marker).is_file():
+            return cand
+    return None
+
+
+def folder_state(folder: Path) -> str:
+    """How a frame folder looks, in words, for warnings."""
+    if not folder.is_dir():
+        return "is missing"
+    n = len(list_frames(folder))
+    return f"holds {n} frames" if n else "holds no image files"
 
 
 def list_frames(folder: Path) -> tuple[Path, ...]:
@@ -150,14 +212,19 @@ class Phoenix2014(DatasetLayout):
 
     `annotations/manual/{split}.corpus.csv` with header `id|folder|signer|annotation`;
     frames under `features/fullFrame-<W>x<H>px/{split}/<folder>` where `folder` ends in `*.png`.
+    The root may also be given as `phoenix2014-release/` or the folder above it: it resolves to
+    `phoenix2014-release/phoenix-2014-multisigner/`.
+
+    One train video of the release is known to be broken; peers drop it from train. It is
+    skipped with a warning, whatever its folder holds, unless `strict=True`. That leaves 5671
+    train videos of the corpus file's 5672.
     """
 
     name = "phoenix2014"
     header = ["id", "folder", "signer", "annotation"]
-
-    @classmethod
-    def detect(cls, root: Path) -> bool:
-        return (root / "annotations" / "manual" / "train.corpus.csv").is_file()
+    marker = "annotations/manual/train.corpus.csv"
+    release_dirs = ("", "phoenix-2014-multisigner", "phoenix2014-release/phoenix-2014-multisigner")
+    known_broken = {"train": frozenset({"13April_2011_Wednesday_tagesschau_default-14"})}
 
     def corpus_file(self, split: str) -> Path:
         return self.root / "annotations" / "manual" / f"{split}.corpus.csv"
@@ -170,10 +237,12 @@ class Phoenix2014(DatasetLayout):
         feat = find_feature_dir(self.root) / split
         entries = []
         for lineno, r in rows:
+            folder = feat / r["folder"].replace("*.png", "").rstrip("/")
+            if self.skip_known_broken(split, r["id"], folder, path, lineno):
+                continue
             glosses = tuple(r["annotation"].split())
             if not glosses:
                 raise DataError(path, f"video {r['id']!r} has an empty annotation", lineno)
-            folder = feat / r["folder"].replace("*.png", "").rstrip("/")
             entries.append(CorpusEntry(r["id"], r["signer"], glosses, frames_of(folder, path, lineno),
                                        source=str(path), row=lineno))
         return entries

@@ -1,0 +1,46 @@
+# The two set-up commands of a fresh machine are `make study` and `make test`; both build the
+# local .venv first when it is missing (or out of date with environment.yml / pyproject.toml).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The CPU build by default. On a GPU machine, e.g.:
+#   make study TORCH_SPEC="torch==2.13.0 --extra-index-url https://download.pytorch.org/whl/cu124"
+TORCH_SPEC ?= torch==2.13.0
+PROFILE ?= default
+PYTEST_ARGS ?=
+
+.PHONY: venv sysdeps test study lab lint format clean-venv
+
+$(VENV)/.installed: environment.yml pyproject.toml tools/env_requirements.py
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q pyyaml
+	$(PY) -m pip install $(TORCH_SPEC) $$($(PY) tools/env_requirements.py environment.yml)
+	$(PY) -m pip install --no-deps -e .
+	touch $@
+
+venv: $(VENV)/.installed
+
+# sclite (Debian: sctk) for the evaluation parity test, chromium for the report tests.
+sysdeps:
+	@bash tools/sysdeps.sh
+
+test: venv sysdeps
+	$(PY) -m ruff check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+study: venv
+	$(VENV)/bin/crkd study --profile $(PROFILE)
+
+lab: venv
+	$(PY) -m ipykernel install --sys-prefix --name crkd --display-name "CRKD (.venv)"
+	$(VENV)/bin/jupyter lab notebooks/
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: venv
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+clean-venv:
+	rm -rf $(VENV)
