@@ -59,8 +59,10 @@ class RunDir:
             raise ConfigError(f"{self.path}: run folder exists and is not empty; pass --resume "
                               "to continue it or choose another --out")
         if resume and (self.path / "config.json").is_file():
-            old = read_json(self.path / "config.json")
-            changed = {k for k in config if k not in _RESUMABLE and old.get(k) != config[k]}
+            old = _flatten(read_json(self.path / "config.json"))
+            new = _flatten(json.loads(json.dumps(config)))  # tuples -> lists, as stored
+            changed = {k for k in old.keys() | new.keys()
+                       if k.split(".")[-1] not in _RESUMABLE and old.get(k) != new.get(k)}
             if changed:
                 raise ConfigError(f"{self.path}: cannot resume with a different config "
                                   f"({', '.join(sorted(changed))} changed)")
@@ -79,5 +81,17 @@ class RunDir:
                                               "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
 
 
-# Keys that may change between a run and its resumption (more epochs, another device).
-_RESUMABLE = {"epochs", "device", "threads", "resume", "out", "world_size", "num_workers"}
+# Keys that may change between a run and its resumption: more epochs, another device, or
+# another number of processes (with the per-process batch size adjusted to it).
+_RESUMABLE = {"epochs", "device", "threads", "resume", "out", "world_size", "num_workers",
+              "batch_size", "grad_accum"}
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out

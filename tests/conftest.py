@@ -12,3 +12,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords and not torch.cuda.is_available():
             item.add_marker(skip_gpu)
+
+
+@pytest.fixture(scope="session")
+def smoke_data(tmp_path_factory):
+    """One SignWorld smoke dataset for the whole test session."""
+    from crkd_core.cli import main
+
+    root = tmp_path_factory.mktemp("signworld") / "smoke"
+    assert main(["synth", "--out", str(root), "--profile", "smoke", "--seed", "3"]) == 0
+    return root

@@ -14,7 +14,7 @@ import torch
 from ..checkpoint import load_weights, model_meta
 from ..data.transforms import ViewSpec
 from ..distill import CTCTask
-from ..distributed import init_distributed, shutdown
+from ..distributed import barrier, init_distributed, shutdown
 from ..models.presets import PRESETS, Preset
 from ..pipeline import DataConfig, check_ctc_lengths, load_split, make_loader, open_layout
 from ..profile import count_params, gmacs_per_frame
@@ -106,6 +106,7 @@ def fit_and_test(args, role: str, preset: Preset, task: CTCTask, vocab, spec: Vi
         print(f"{role}: test WER {test.wer.wer:.2f}% (S {test.wer.sub} D {test.wer.dele} "
               f"I {test.wer.ins} N {test.wer.n_ref}), best dev WER {state.best_wer:.2f}% at "
               f"epoch {state.best_epoch}, {state.train_seconds:.0f}s training -> {run.path}")
+    barrier(env)  # the other ranks wait for rank 0's test evaluation before leaving
     shutdown(env)
     return metrics
 

@@ -72,12 +72,14 @@ class DatasetLayout:
     @classmethod
     def locate(cls, root: Path) -> Path:
         """The dataset root that `root` names: the first `root/release_dirs[i]` with `marker`."""
-        return (find_release_root(root, cls.release_dirs, cls.marker) if cls.marker else None) or root
+        found = find_release_root(root, cls.release_dirs, cls.marker) if cls.marker else None
+        return found or root
 
     @classmethod
     def detect(cls, root: Path) -> bool:
         """Whether `root`, or a folder of `release_dirs` below it, holds this layout's marker."""
-        return bool(cls.marker) and find_release_root(root, cls.release_dirs, cls.marker) is not None
+        found = find_release_root(root, cls.release_dirs, cls.marker) if cls.marker else None
+        return found is not None
 
     def skip_known_broken(self, split: str, vid: str, folder: Path, corpus: Path,
                           lineno: int) -> bool:
@@ -243,6 +245,7 @@ class Phoenix2014(DatasetLayout):
             glosses = tuple(r["annotation"].split())
             if not glosses:
                 raise DataError(path, f"video {r['id']!r} has an empty annotation", lineno)
-            entries.append(CorpusEntry(r["id"], r["signer"], glosses, frames_of(folder, path, lineno),
-                                       source=str(path), row=lineno))
+            frames = frames_of(folder, path, lineno)
+            entries.append(CorpusEntry(r["id"], r["signer"], glosses, frames, source=str(path),
+                                       row=lineno))
         return entries

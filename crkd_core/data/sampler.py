@@ -1,8 +1,9 @@
 """Length-bucketed batches, shuffled per epoch, and split across distributed ranks.
 
-Clips of similar length go into the same batch, so little compute is spent on padding. Each
-rank takes every world_size-th batch of the same global order, so ranks see disjoint data and
-the global batch is world_size x batch_size.
+Clips of similar length go into the same batch, so little compute is spent on padding. A
+global batch holds batch_size x world_size clips and each rank takes its slice of it, so one
+process with batch 8 and two processes with batch 4 see the same global batches, in the same
+order, and take the same optimizer steps.
 """
 
 from __future__ import annotations
@@ -27,27 +28,27 @@ class BucketBatchSampler(Sampler[list[int]]):
         self.epoch = epoch
 
     def _global_batches(self) -> list[list[int]]:
-        n = len(self.lengths)
+        """Batches of batch_size * world_size clips of similar length, in shuffled order."""
+        n, size = len(self.lengths), self.batch_size * self.world_size
         if not self.shuffle:
             order = np.argsort(self.lengths, kind="stable")
-            return [order[i : i + self.batch_size].tolist() for i in range(0, n, self.batch_size)]
+            return [order[i : i + size].tolist() for i in range(0, n, size)]
         rng = np.random.default_rng([self.seed, self.epoch])
         # sort by length with random tie-breaking noise, cut into batches, shuffle the batches
         noisy = self.lengths + rng.uniform(0, 1, n) * max(1.0, 0.1 * self.lengths.std())
         order = np.argsort(noisy, kind="stable")
-        batches = [order[i : i + self.batch_size].tolist() for i in range(0, n, self.batch_size)]
-        if self.drop_last and len(batches[-1]) < self.batch_size:
+        batches = [order[i : i + size].tolist() for i in range(0, n, size)]
+        if self.drop_last and len(batches[-1]) < size:
             batches = batches[:-1]
         return [batches[i] for i in rng.permutation(len(batches))]
 
     def __iter__(self):
-        batches = self._global_batches()
-        # every rank gets the same number of batches: pad by wrapping around
-        per_rank = -(-len(batches) // self.world_size)
-        batches = (batches * 2)[: per_rank * self.world_size] if batches else batches
-        return iter(batches[self.rank :: self.world_size])
+        for batch in self._global_batches():
+            if self.world_size > 1 and len(batch) < self.batch_size * self.world_size:
+                # every rank needs a share: fill a short last batch by wrapping around it
+                batch = (batch * self.batch_size * self.world_size)[: self.batch_size * self.world_size]
+            yield batch[self.rank * self.batch_size : (self.rank + 1) * self.batch_size]
 
     def __len__(self) -> int:
-        n = len(self.lengths)
-        nb = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-        return -(-nb // self.world_size)
+        n, size = len(self.lengths), self.batch_size * self.world_size
+        return n // size if self.drop_last else -(-n // size)

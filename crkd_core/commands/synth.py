@@ -1,0 +1,47 @@
+"""`crkd synth`: draw the SignWorld synthetic dataset in the PHOENIX-2014 release layout.
+
+SignWorld is this project's invention (see DESIGN.md, "The embedded dataset: SignWorld").
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+PROFILE_NAMES = ("smoke", "default", "full")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, help="dataset root to create")
+    parser.add_argument(
+        "--profile",
+        choices=PROFILE_NAMES,
+        default="default",
+        help="smoke (seconds), default (the study) or full (default: %(default)s)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of everything (default: 0)")
+    parser.add_argument(
+        "--unseen-signers",
+        action="store_true",
+        help="also write test_unseen, signed by signers absent from train",
+    )
+    parser.add_argument(
+        "--size", type=int, default=None, help="frame size in px (default: the profile's, 96)"
+    )
+    parser.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..data.signworld import generate_signworld
+
+    result = generate_signworld(
+        args.out,
+        profile=args.profile,
+        seed=args.seed,
+        unseen_signers=args.unseen_signers,
+        force=args.force,
+        size=args.size,
+        progress=lambda line: print(line, file=sys.stderr),
+    )
+    print(result.summary())
+    return 0
