@@ -62,14 +62,21 @@ def _train(command: str, out, reuse: bool, **options) -> dict:
     return read_json(run.metrics_path)
 
 
-def train_teacher(data, out, on_epoch: Callable[[dict], None] | None = None,
-                  reuse: bool = False, **options) -> dict:
+def train_teacher(
+    data, out, on_epoch: Callable[[dict], None] | None = None, reuse: bool = False, **options
+) -> dict:
     """Train a teacher; `on_epoch(row)` is called after each epoch (for live plots)."""
     return _train("train-teacher", out, reuse, data=data, on_epoch=on_epoch, **options)
 
 
-def distill(data, teacher, out, on_epoch: Callable[[dict], None] | None = None,
-            reuse: bool = False, **options) -> dict:
+def distill(
+    data,
+    teacher,
+    out,
+    on_epoch: Callable[[dict], None] | None = None,
+    reuse: bool = False,
+    **options,
+) -> dict:
     """Train LRINet from a teacher run (see `crkd distill`)."""
     return _train("distill", out, reuse, data=data, teacher=teacher, on_epoch=on_epoch, **options)
 

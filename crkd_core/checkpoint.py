@@ -62,9 +62,16 @@ def load_meta(path: Path) -> dict:
 
 
 def model_meta(model: SLRNet, preset: str, spec: ViewSpec, vocab: Vocab, **extra) -> dict:
-    return {"format": FORMAT, "preset": preset, "net": model.cfg.to_dict(),
-            "input_size": model.cfg.input_size, "view": spec.to_dict(),
-            "vocab": vocab.to_json(), "num_classes": model.num_classes, **extra}
+    return {
+        "format": FORMAT,
+        "preset": preset,
+        "net": model.cfg.to_dict(),
+        "input_size": model.cfg.input_size,
+        "view": spec.to_dict(),
+        "vocab": vocab.to_json(),
+        "num_classes": model.num_classes,
+        **extra,
+    }
 
 
 def save_model(run: Path, model: SLRNet, meta: dict, name: str = "checkpoint") -> None:
@@ -72,8 +79,9 @@ def save_model(run: Path, model: SLRNet, meta: dict, name: str = "checkpoint") -
     atomic_write_json(run / f"{name}.json", meta)
 
 
-def load_model(run: Path, name: str = "checkpoint", map_location: str = "cpu"
-               ) -> tuple[SLRNet, dict]:
+def load_model(
+    run: Path, name: str = "checkpoint", map_location: str = "cpu"
+) -> tuple[SLRNet, dict]:
     """Rebuild a model from a run folder: (model in eval mode, meta)."""
     run = Path(run)
     meta = load_meta(run / f"{name}.json")
@@ -81,13 +89,16 @@ def load_model(run: Path, name: str = "checkpoint", map_location: str = "cpu"
         cfg = NetConfig.from_dict(meta["net"])
         model = SLRNet(cfg, int(meta["num_classes"]))
     except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(run / f"{name}.json", f"meta does not describe a network: {exc}") from exc
+        raise CheckpointError(
+            run / f"{name}.json", f"meta does not describe a network: {exc}"
+        ) from exc
     state = load_weights(run / f"{name}.safetensors")
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise CheckpointError(run / f"{name}.safetensors",
-                              f"weights do not fit the network in the meta: {exc}") from exc
+        raise CheckpointError(
+            run / f"{name}.safetensors", f"weights do not fit the network in the meta: {exc}"
+        ) from exc
     return model.to(map_location).eval(), meta
 
 
@@ -102,15 +113,20 @@ def meta_view(meta: dict) -> ViewSpec:
     return ViewSpec(**meta["view"])
 
 
-def check_compatible(meta: dict, source: Path, *, preset: str | None = None,
-                     vocab: Vocab | None = None) -> None:
+def check_compatible(
+    meta: dict, source: Path, *, preset: str | None = None, vocab: Vocab | None = None
+) -> None:
     """Refuse a checkpoint trained for another preset or on another vocabulary."""
     if preset is not None and meta.get("preset") != preset:
-        raise CheckpointError(source, f"checkpoint is for preset {meta.get('preset')!r}, "
-                                      f"not {preset!r}")
+        raise CheckpointError(
+            source, f"checkpoint is for preset {meta.get('preset')!r}, not {preset!r}"
+        )
     if vocab is not None and meta_vocab(meta, source) != vocab:
-        raise CheckpointError(source, "checkpoint vocabulary differs from the data's "
-                                      f"({len(meta['vocab']['tokens'])} vs {len(vocab)} tokens)")
+        raise CheckpointError(
+            source,
+            "checkpoint vocabulary differs from the data's "
+            f"({len(meta['vocab']['tokens'])} vs {len(vocab)} tokens)",
+        )
 
 
 def optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -126,8 +142,9 @@ def optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tenso
     return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
 
 
-def restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], rest: dict
-                      ) -> None:
+def restore_optimizer(
+    opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], rest: dict
+) -> None:
     state: dict[int, dict] = {}
     for key, v in tensors.items():
         if key.startswith("optim."):
@@ -144,5 +161,7 @@ def load_legacy_pt(path: Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, ... here
-        raise CheckpointError(path, f"refused or unreadable .pt file (only plain tensors are "
-                                    f"loaded, never code): {exc}") from exc
+        raise CheckpointError(
+            path,
+            f"refused or unreadable .pt file (only plain tensors are loaded, never code): {exc}",
+        ) from exc

@@ -57,9 +57,16 @@ def freeze(model: nn.Module) -> nn.Module:
 class Distiller(CTCTask):
     """LRINet on the student view, taught by a frozen teacher on the teacher view."""
 
-    def __init__(self, student: SLRNet, teacher: SLRNet | None, kd: str = "both",
-                 feature_kd: str = "scale", alpha: float = 10.0, beta: float = 25.0,
-                 temperature: float = 8.0):
+    def __init__(
+        self,
+        student: SLRNet,
+        teacher: SLRNet | None,
+        kd: str = "both",
+        feature_kd: str = "scale",
+        alpha: float = 10.0,
+        beta: float = 25.0,
+        temperature: float = 8.0,
+    ):
         super().__init__(student, view="student")
         if kd not in KD_MODES:
             raise ConfigError(f"--kd must be one of {KD_MODES}, not {kd!r}")
@@ -71,11 +78,13 @@ class Distiller(CTCTask):
         self.__dict__["teacher"] = freeze(teacher) if teacher is not None else None
         alpha = alpha if kd in ("feature", "both") else 0.0
         beta = beta if kd in ("logit", "both") else 0.0
-        self.loss = WeightedLoss([
-            LossTerm("ctc", 1.0, CTCLoss()),
-            LossTerm("kd_feat", alpha, FeatureKD(feature_kd)),
-            LossTerm("kd_logit", beta, LogitKD(temperature)),
-        ])
+        self.loss = WeightedLoss(
+            [
+                LossTerm("ctc", 1.0, CTCLoss()),
+                LossTerm("kd_feat", alpha, FeatureKD(feature_kd)),
+                LossTerm("kd_logit", beta, LogitKD(temperature)),
+            ]
+        )
 
     def to(self, *args, **kwargs):
         if self.teacher is not None:

@@ -1,4 +1,4 @@
-"""Error types. Every error about input names the file, the row (when there is one) and the cause."""
+"""Error types. An error about input names the file, the row (when there is one) and the cause."""
 
 from __future__ import annotations
 

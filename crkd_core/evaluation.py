@@ -26,15 +26,25 @@ class EvalResult:
 
 
 @torch.no_grad()
-def evaluate(predict: Callable[[Batch], SLROutput], loader, vocab: Vocab, device,
-             decoder: str = "greedy", beam_width: int = 10) -> EvalResult:
+def evaluate(
+    predict: Callable[[Batch], SLROutput],
+    loader,
+    vocab: Vocab,
+    device,
+    decoder: str = "greedy",
+    beam_width: int = 10,
+) -> EvalResult:
     """Run `predict` over `loader` and score the decoded glosses against the references."""
     hyps, refs = {}, {}
     for batch in loader:
         out = predict(batch.to(device))
         log_probs = out.logits.float().log_softmax(-1).cpu()
-        for vid, ids, ref in zip(batch.ids, decode(log_probs, out.lengths.cpu(), decoder, beam_width),
-                                 batch.glosses, strict=True):
+        for vid, ids, ref in zip(
+            batch.ids,
+            decode(log_probs, out.lengths.cpu(), decoder, beam_width),
+            batch.glosses,
+            strict=True,
+        ):
             hyps[vid] = vocab.decode(ids)
             refs[vid] = list(ref)
     order = sorted(refs)

@@ -57,24 +57,44 @@ def build_vocab(layout: DatasetLayout, convention: str = "train") -> Vocab:
     return Vocab.from_glosses(g for s in splits for e in layout.read_split(s) for g in e.glosses)
 
 
-def load_split(layout: DatasetLayout, cfg: DataConfig, split: str, vocab: Vocab, spec: ViewSpec,
-               train: bool, seed: int, show_progress: bool = True) -> SLRDataset:
+def load_split(
+    layout: DatasetLayout,
+    cfg: DataConfig,
+    split: str,
+    vocab: Vocab,
+    spec: ViewSpec,
+    train: bool,
+    seed: int,
+    show_progress: bool = True,
+) -> SLRDataset:
     entries = layout.read_split(split)
     cache = cfg.cache_dir or default_cache_dir(layout.root)
     show_progress = show_progress and not os.environ.get("CRKD_NO_PROGRESS")
-    bar = (lambda it: tqdm(it, desc=f"decoding {split} frames", leave=False, mininterval=2)
-           ) if show_progress else None
+    bar = (
+        (lambda it: tqdm(it, desc=f"decoding {split} frames", leave=False, mininterval=2))
+        if show_progress
+        else None
+    )
     store = load_store(entries, spec.pre_size, cache, f"{layout.name}-{split}", bar)
-    return SLRDataset(entries, vocab, store, spec, train, seed, allow_oov=not train and cfg.allow_oov)
+    return SLRDataset(
+        entries, vocab, store, spec, train, seed, allow_oov=not train and cfg.allow_oov
+    )
 
 
-def make_loader(ds: SLRDataset, batch_size: int, train: bool, seed: int, env: DistEnv,
-                num_workers: int = 0) -> DataLoader:
+def make_loader(
+    ds: SLRDataset, batch_size: int, train: bool, seed: int, env: DistEnv, num_workers: int = 0
+) -> DataLoader:
     rank, world = (env.rank, env.world_size) if train else (0, 1)
-    sampler = BucketBatchSampler(ds.lengths(), batch_size, shuffle=train, seed=seed,
-                                 rank=rank, world_size=world)
-    return DataLoader(ds, batch_sampler=sampler, collate_fn=collate, num_workers=num_workers,
-                      pin_memory=env.device.type == "cuda")
+    sampler = BucketBatchSampler(
+        ds.lengths(), batch_size, shuffle=train, seed=seed, rank=rank, world_size=world
+    )
+    return DataLoader(
+        ds,
+        batch_sampler=sampler,
+        collate_fn=collate,
+        num_workers=num_workers,
+        pin_memory=env.device.type == "cuda",
+    )
 
 
 def check_ctc_lengths(ds: SLRDataset, output_lengths, min_scale: float = 1.0) -> None:
@@ -87,5 +107,9 @@ def check_ctc_lengths(ds: SLRDataset, output_lengths, min_scale: float = 1.0) ->
             why = f"{n_in} frames give {n_out} output steps"
             if min_scale < 1:
                 why += f" when played at {min_scale:.0%} length (temporal augmentation)"
-            raise DataError(e.source or e.id, f"video {e.id!r} is too short for its label under "
-                            f"CTC: {why}, but its {len(tgt)} glosses need {need}", e.row)
+            raise DataError(
+                e.source or e.id,
+                f"video {e.id!r} is too short for its label under "
+                f"CTC: {why}, but its {len(tgt)} glosses need {need}",
+                e.row,
+            )

@@ -44,8 +44,14 @@ def gmacs_per_frame(model: SLRNet, frames: int = 32) -> float:
 
 
 @torch.no_grad()
-def measure_fps(model: torch.nn.Module, input_size: int, frames: int = 32, repeats: int = 5,
-                warmup: int = 2, min_seconds: float = 0.5) -> dict:
+def measure_fps(
+    model: torch.nn.Module,
+    input_size: int,
+    frames: int = 32,
+    repeats: int = 5,
+    warmup: int = 2,
+    min_seconds: float = 0.5,
+) -> dict:
     """Frames per second of batch-1 inference on a clip of `frames` frames (median of repeats)."""
     model.eval()
     x = torch.randn(1, frames, 3, input_size, input_size)
@@ -62,20 +68,29 @@ def measure_fps(model: torch.nn.Module, input_size: int, frames: int = 32, repea
             if dt >= min_seconds:
                 break
         rates.append(n * frames / dt)
-    return {"fps": statistics.median(rates), "fps_runs": rates, "frames_per_clip": frames,
-            "threads": torch.get_num_threads()}
+    return {
+        "fps": statistics.median(rates),
+        "fps_runs": rates,
+        "frames_per_clip": frames,
+        "threads": torch.get_num_threads(),
+    }
 
 
 def profile_model(model: SLRNet, frames: int = 32, measure: bool = True, **fps_kwargs) -> dict:
-    out = {"params": count_params(model), "gmacs_per_frame": gmacs_per_frame(model, frames),
-           "input_size": model.cfg.input_size, "variant": model.cfg.variant}
+    out = {
+        "params": count_params(model),
+        "gmacs_per_frame": gmacs_per_frame(model, frames),
+        "input_size": model.cfg.input_size,
+        "variant": model.cfg.variant,
+    }
     if measure:
         out.update(measure_fps(model, model.cfg.input_size, frames, **fps_kwargs))
     return out
 
 
-def profile_side_by_side(models: dict[str, SLRNet], frames: int = 32, repeats: int = 5,
-                         min_seconds: float = 0.5) -> dict[str, dict]:
+def profile_side_by_side(
+    models: dict[str, SLRNet], frames: int = 32, repeats: int = 5, min_seconds: float = 0.5
+) -> dict[str, dict]:
     """Profile several models with their fps runs interleaved (A, B, A, B, ...).
 
     Interleaving spreads the noise of a shared machine evenly over the models, so the ratio of
@@ -83,14 +98,21 @@ def profile_side_by_side(models: dict[str, SLRNet], frames: int = 32, repeats: i
     """
     out = {name: profile_model(m, frames, measure=False) for name, m in models.items()}
     runs: dict[str, list[float]] = {name: [] for name in models}
-    for name, m in models.items():  # warm-up
+    for m in models.values():  # warm-up
         measure_fps(m, m.cfg.input_size, frames, repeats=1, warmup=1, min_seconds=0.1)
     for _ in range(repeats):
         for name, m in models.items():
-            r = measure_fps(m, m.cfg.input_size, frames, repeats=1, warmup=0,
-                            min_seconds=min_seconds)
+            r = measure_fps(
+                m, m.cfg.input_size, frames, repeats=1, warmup=0, min_seconds=min_seconds
+            )
             runs[name].append(r["fps"])
     for name in models:
-        out[name].update({"fps": statistics.median(runs[name]), "fps_runs": runs[name],
-                          "frames_per_clip": frames, "threads": torch.get_num_threads()})
+        out[name].update(
+            {
+                "fps": statistics.median(runs[name]),
+                "fps_runs": runs[name],
+                "frames_per_clip": frames,
+                "threads": torch.get_num_threads(),
+            }
+        )
     return out

@@ -1,4 +1,4 @@
-"""A tiny name -> builder registry that refuses duplicate names (after torchvision's register_model)."""
+"""A tiny name -> builder registry that refuses duplicates (after torchvision's register_model)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         if name not in self._items:
-            raise ConfigError(f"unknown {self.kind} {name!r}; known: {', '.join(sorted(self._items))}")
+            raise ConfigError(
+                f"unknown {self.kind} {name!r}; known: {', '.join(sorted(self._items))}"
+            )
         return self._items[name]
 
     def names(self) -> list[str]:

@@ -27,9 +27,11 @@ def git_provenance(cwd: Path | None = None) -> str:
             return f"<git unavailable: {exc}>"
         return r.stdout if r.returncode == 0 else f"<git {args[0]} failed: {r.stderr.strip()}>"
 
-    return (f"commit: {git('rev-parse', 'HEAD').strip()}\n"
-            f"status:\n{git('status', '--short')}\n"
-            f"diff:\n{git('diff', 'HEAD')}")
+    return (
+        f"commit: {git('rev-parse', 'HEAD').strip()}\n"
+        f"status:\n{git('status', '--short')}\n"
+        f"diff:\n{git('diff', 'HEAD')}"
+    )
 
 
 def git_commit() -> str:
@@ -56,16 +58,23 @@ class RunDir:
         """Create the folder (or check it when resuming) and write config and provenance."""
         has_files = self.path.is_dir() and any(self.path.iterdir())
         if has_files and not resume:
-            raise ConfigError(f"{self.path}: run folder exists and is not empty; pass --resume "
-                              "to continue it or choose another --out")
+            raise ConfigError(
+                f"{self.path}: run folder exists and is not empty; pass --resume "
+                "to continue it or choose another --out"
+            )
         if resume and (self.path / "config.json").is_file():
             old = _flatten(read_json(self.path / "config.json"))
             new = _flatten(json.loads(json.dumps(config)))  # tuples -> lists, as stored
-            changed = {k for k in old.keys() | new.keys()
-                       if k.split(".")[-1] not in _RESUMABLE and old.get(k) != new.get(k)}
+            changed = {
+                k
+                for k in old.keys() | new.keys()
+                if k.split(".")[-1] not in _RESUMABLE and old.get(k) != new.get(k)
+            }
             if changed:
-                raise ConfigError(f"{self.path}: cannot resume with a different config "
-                                  f"({', '.join(sorted(changed))} changed)")
+                raise ConfigError(
+                    f"{self.path}: cannot resume with a different config "
+                    f"({', '.join(sorted(changed))} changed)"
+                )
         self.path.mkdir(parents=True, exist_ok=True)
         if self.metrics_path.exists():  # a resumed run is no longer complete until it ends
             self.metrics_path.unlink()
@@ -77,14 +86,25 @@ class RunDir:
         atomic_write_text(self.path / "log.jsonl", "".join(json.dumps(h) + "\n" for h in history))
 
     def finish(self, metrics: dict) -> None:
-        atomic_write_json(self.metrics_path, {**metrics, "complete": True,
-                                              "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        atomic_write_json(
+            self.metrics_path,
+            {**metrics, "complete": True, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")},
+        )
 
 
 # Keys that may change between a run and its resumption: more epochs, another device, or
 # another number of processes (with the per-process batch size adjusted to it).
-_RESUMABLE = {"epochs", "device", "threads", "resume", "out", "world_size", "num_workers",
-              "batch_size", "grad_accum"}
+_RESUMABLE = {
+    "epochs",
+    "device",
+    "threads",
+    "resume",
+    "out",
+    "world_size",
+    "num_workers",
+    "batch_size",
+    "grad_accum",
+}
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:

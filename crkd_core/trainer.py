@@ -59,8 +59,16 @@ class TrainState:
 
 
 class Trainer:
-    def __init__(self, task: torch.nn.Module, cfg: TrainConfig, run: RunDir, env: DistEnv,
-                 meta: dict, vocab, progress: bool = True):
+    def __init__(
+        self,
+        task: torch.nn.Module,
+        cfg: TrainConfig,
+        run: RunDir,
+        env: DistEnv,
+        meta: dict,
+        vocab,
+        progress: bool = True,
+    ):
         self.task = task.to(env.device)
         self.cfg = cfg
         self.run = run
@@ -70,7 +78,7 @@ class Trainer:
         self.progress = progress and env.is_main and not os.environ.get("CRKD_NO_PROGRESS")
         params = [p for p in task.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.wrapped = (DistributedDataParallel(self.task) if env.enabled else self.task)
+        self.wrapped = DistributedDataParallel(self.task) if env.enabled else self.task
         self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp == "fp16")
         self.state = TrainState(history=[])
 
@@ -96,7 +104,8 @@ class Trainer:
             f"non-finite loss ({terms}) in epoch {self.state.epoch + 1} on clips {ids[:4]}; "
             f"the last good checkpoint is {self.run.path / 'last.safetensors'} (epoch "
             f"{self.state.epoch}); resume with --resume, or pass --nan-policy skip to skip such "
-            "batches (they are counted in metrics.json)")
+            "batches (they are counted in metrics.json)"
+        )
 
     def _step(self, micro: list) -> dict[str, float]:
         self.optimizer.zero_grad(set_to_none=True)
@@ -130,8 +139,13 @@ class Trainer:
         loader.dataset.set_epoch(epoch)
         totals: dict[str, float] = {}
         steps, micro = 0, []
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{self.cfg.epochs}", disable=not self.progress,
-                   leave=False, mininterval=2.0)
+        bar = tqdm(
+            loader,
+            desc=f"epoch {epoch + 1}/{self.cfg.epochs}",
+            disable=not self.progress,
+            leave=False,
+            mininterval=2.0,
+        )
         for batch in bar:
             micro.append(batch)
             if len(micro) < self.cfg.grad_accum:
@@ -147,22 +161,39 @@ class Trainer:
 
     def evaluate(self, loader) -> EvalResult:
         self.task.eval()
-        return evaluate(self.task.predict, loader, self.vocab, self.env.device,
-                        self.cfg.decoder, self.cfg.beam_width)
+        return evaluate(
+            self.task.predict,
+            loader,
+            self.vocab,
+            self.env.device,
+            self.cfg.decoder,
+            self.cfg.beam_width,
+        )
 
-    def fit(self, train_loader, dev_loader, on_epoch: Callable[[dict], None] | None = None
-            ) -> TrainState:
+    def fit(
+        self, train_loader, dev_loader, on_epoch: Callable[[dict], None] | None = None
+    ) -> TrainState:
         start_epoch = self.state.epoch
         for epoch in range(start_epoch, self.cfg.epochs):
             t0 = time.perf_counter()
             logs = self.train_one_epoch(train_loader, epoch)
             seconds = time.perf_counter() - t0
-            row = {"epoch": epoch + 1, "lr": self.lr_at(epoch), **logs,
-                   "epoch_seconds": round(seconds, 2)}
+            row = {
+                "epoch": epoch + 1,
+                "lr": self.lr_at(epoch),
+                **logs,
+                "epoch_seconds": round(seconds, 2),
+            }
             if self.env.is_main:
                 dev = self.evaluate(dev_loader)
-                row.update({"dev_wer": dev.wer.wer, "dev_sub": dev.wer.sub,
-                            "dev_del": dev.wer.dele, "dev_ins": dev.wer.ins})
+                row.update(
+                    {
+                        "dev_wer": dev.wer.wer,
+                        "dev_sub": dev.wer.sub,
+                        "dev_del": dev.wer.dele,
+                        "dev_ins": dev.wer.ins,
+                    }
+                )
             self.state.train_seconds += seconds
             self.state.epoch = epoch + 1
             self.state.history.append(row)
@@ -178,15 +209,21 @@ class Trainer:
         model = self.task.model
         if row["dev_wer"] < self.state.best_wer:
             self.state.best_wer, self.state.best_epoch = row["dev_wer"], row["epoch"]
-            save_model(self.run.path, model, {**self.meta, "epoch": row["epoch"],
-                                              "dev_wer": row["dev_wer"]})
+            save_model(
+                self.run.path,
+                model,
+                {**self.meta, "epoch": row["epoch"], "dev_wer": row["dev_wer"]},
+            )
         tensors, rest = optimizer_tensors(self.optimizer)
         tensors.update({f"model.{k}": v for k, v in model.state_dict().items()})
         tensors["rng.torch"] = torch.get_rng_state()
         # One file holds weights, optimizer and train state (in its metadata), so a kill at
         # any point leaves either the previous epoch's state or this one's, never a mixture.
-        state = {"train_state": asdict(self.state), "optimizer": rest,
-                 "train_config": asdict(self.cfg)}
+        state = {
+            "train_state": asdict(self.state),
+            "optimizer": rest,
+            "train_config": asdict(self.cfg),
+        }
         save_weights(self.run.path / "last.safetensors", tensors, extra=state)
         atomic_write_json(self.run.path / "last.json", {**self.meta, **state})  # for people
         self.run.write_log(self.state.history)
@@ -198,11 +235,13 @@ class Trainer:
             return False
         tensors, state = load_weights(path), load_extra(path)
         self.task.model.load_state_dict(
-            {k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+            {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+        )
         restore_optimizer(self.optimizer, tensors, state["optimizer"])
         torch.set_rng_state(tensors["rng.torch"])
         self.state = TrainState(**state["train_state"])
         return True
+
 
 class _nullcontext:
     def __enter__(self):

@@ -9,8 +9,24 @@ from crkd_core.io import read_json
 
 pytestmark = pytest.mark.slow
 
-METRIC_KEYS = {"role", "preset", "input_size", "kd", "seed", "split", "wer", "sub", "del", "ins",
-               "n_ref", "params", "gmacs_per_frame", "train_seconds", "world_size", "complete"}
+METRIC_KEYS = {
+    "role",
+    "preset",
+    "input_size",
+    "kd",
+    "seed",
+    "split",
+    "wer",
+    "sub",
+    "del",
+    "ins",
+    "n_ref",
+    "params",
+    "gmacs_per_frame",
+    "train_seconds",
+    "world_size",
+    "complete",
+}
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +42,9 @@ def smoke(tmp_path_factory):
 def test_teacher_run_folder(smoke):
     _, _, teacher = smoke
     m = read_json(teacher / "metrics.json")
-    assert METRIC_KEYS <= set(m) and m["complete"] is True
+    assert set(m) >= METRIC_KEYS and m["complete"] is True
     assert m["role"] == "teacher" and m["input_size"] == 64 and m["kd"] == "none"
-    assert 0 <= m["wer"] and m["n_ref"] > 0
+    assert m["wer"] >= 0 and m["n_ref"] > 0
     for f in ("config.json", "checkpoint.safetensors", "checkpoint.json", "log.jsonl", "git.txt"):
         assert (teacher / f).is_file(), f
     meta = read_json(teacher / "checkpoint.json")
@@ -38,13 +54,45 @@ def test_teacher_run_folder(smoke):
 def test_distill_then_evaluate(smoke, capsys):
     root, data, teacher = smoke
     student = root / "student"
-    assert main(["distill", "--data", str(data), "--teacher", str(teacher), "--out", str(student),
-                 "--epochs", "1", "--kd", "both", "--feature-kd", "scale"]) == 0
+    assert (
+        main(
+            [
+                "distill",
+                "--data",
+                str(data),
+                "--teacher",
+                str(teacher),
+                "--out",
+                str(student),
+                "--epochs",
+                "1",
+                "--kd",
+                "both",
+                "--feature-kd",
+                "scale",
+            ]
+        )
+        == 0
+    )
     m = read_json(student / "metrics.json")
-    assert METRIC_KEYS <= set(m)
+    assert set(m) >= METRIC_KEYS
     assert m["role"] == "student" and m["input_size"] == 16 and m["kd"] == "both"
-    assert main(["evaluate", "--run", str(student), "--data", str(data), "--split", "dev",
-                 "--decoder", "beam"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--run",
+                str(student),
+                "--data",
+                str(data),
+                "--split",
+                "dev",
+                "--decoder",
+                "beam",
+            ]
+        )
+        == 0
+    )
     e = read_json(student / "eval-dev-beam.json")
     assert METRIC_KEYS - {"train_seconds"} <= set(e) and e["split"] == "dev"
     assert e["decoder"] == "beam10" and "official" in e
@@ -54,8 +102,26 @@ def test_distill_then_evaluate(smoke, capsys):
 def test_recover_student_without_kd(smoke):
     root, data, teacher = smoke
     out = root / "recover"
-    assert main(["distill", "--data", str(data), "--teacher", str(teacher), "--out", str(out),
-                 "--epochs", "1", "--kd", "feature", "--feature-kd", "recover"]) == 0
+    assert (
+        main(
+            [
+                "distill",
+                "--data",
+                str(data),
+                "--teacher",
+                str(teacher),
+                "--out",
+                str(out),
+                "--epochs",
+                "1",
+                "--kd",
+                "feature",
+                "--feature-kd",
+                "recover",
+            ]
+        )
+        == 0
+    )
     assert read_json(out / "metrics.json")["student_variant"] == "recover"
 
 
@@ -69,8 +135,10 @@ def test_existing_run_folder_is_not_clobbered(smoke, capsys):
 
 def test_profile_json(tmp_path):
     out = tmp_path / "p.json"
-    assert main(["profile", "--preset", "cpu", "--repeats", "1", "--frames", "8",
-                 "--json", str(out)]) == 0
+    assert (
+        main(["profile", "--preset", "cpu", "--repeats", "1", "--frames", "8", "--json", str(out)])
+        == 0
+    )
     p = json.loads(out.read_text())
     for k in ("params", "gmacs_per_frame", "input_size", "fps"):
         assert k in p["teacher"] and k in p["lrinet"]

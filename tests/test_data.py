@@ -65,6 +65,7 @@ def test_phoenix_layout_reads_rows_in_natural_frame_order(tiny_root):
 
 def test_missing_frame_folder_names_file_and_row(tiny_root):
     import shutil
+
     shutil.rmtree(next(tiny_root.glob("features/*/train/v2")))
     with pytest.raises(DataError, match=r"train.corpus.csv, row 3: frame folder .* does not exist"):
         open_dataset(tiny_root).read_split("train")

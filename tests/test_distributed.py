@@ -19,11 +19,15 @@ RTOL = 0.02
 
 
 def train(args, data, out, nproc=1):
-    cmd = ([TORCHRUN, "--standalone", f"--nproc_per_node={nproc}", CRKD] if nproc > 1 else [CRKD])
+    cmd = [TORCHRUN, "--standalone", f"--nproc_per_node={nproc}", CRKD] if nproc > 1 else [CRKD]
     env = {**os.environ, "CRKD_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([*cmd, "train-teacher", "--data", str(data), "--out", str(out),
-                        "--threads", "1", *args], env=env, capture_output=True, text=True,
-                       timeout=600)
+    r = subprocess.run(
+        [*cmd, "train-teacher", "--data", str(data), "--out", str(out), "--threads", "1", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     return [row["train_total"] for row in map(_json, (out / "log.jsonl").read_text().splitlines())]
 
@@ -44,10 +48,12 @@ def test_two_processes_match_one_and_checkpoints_cross_load(smoke_data, tmp_path
     assert m["world_size"] == 2 and m["complete"]
     # a 2-process run resumes in one process (and the reverse), with more epochs
     shutil.copytree(tmp_path / "two", tmp_path / "two-then-one")
-    resumed = train(["--epochs", "3", "--batch-size", "8", "--resume"], smoke_data,
-                    tmp_path / "two-then-one")
+    resumed = train(
+        ["--epochs", "3", "--batch-size", "8", "--resume"], smoke_data, tmp_path / "two-then-one"
+    )
     assert resumed[:2] == two and len(resumed) == 3
     assert read_json(tmp_path / "two-then-one" / "metrics.json")["world_size"] == 1
-    resumed2 = train(["--epochs", "3", "--batch-size", "4", "--resume"], smoke_data,
-                     tmp_path / "one", nproc=2)
+    resumed2 = train(
+        ["--epochs", "3", "--batch-size", "4", "--resume"], smoke_data, tmp_path / "one", nproc=2
+    )
     assert resumed2[:2] == one and len(resumed2) == 3

@@ -46,9 +46,14 @@ def test_ctc_min_length_counts_repeats():
 
 def tiny_batch(b=2, t=12):
     torch.manual_seed(0)
-    return Batch(torch.randn(b, t, 3, 64, 64), torch.tensor([t, t - 2]),
-                 torch.tensor([[1, 2, 3], [2, 4, 0]]), torch.tensor([3, 2]), ["a", "b"],
-                 torch.randn(b, t, 3, 16, 16))
+    return Batch(
+        torch.randn(b, t, 3, 64, 64),
+        torch.tensor([t, t - 2]),
+        torch.tensor([[1, 2, 3], [2, 4, 0]]),
+        torch.tensor([3, 2]),
+        ["a", "b"],
+        torch.randn(b, t, 3, 16, 16),
+    )
 
 
 def test_distiller_formula_and_frozen_teacher_gets_no_gradient():
@@ -67,8 +72,9 @@ def test_distiller_formula_and_frozen_teacher_gets_no_gradient():
     assert not any(k.startswith("teacher") for k in d.state_dict())
 
 
-@pytest.mark.parametrize("kd,terms", [("none", {"ctc"}), ("feature", {"ctc", "kd_feat"}),
-                                      ("logit", {"ctc", "kd_logit"})])
+@pytest.mark.parametrize(
+    "kd,terms", [("none", {"ctc"}), ("feature", {"ctc", "kd_feat"}), ("logit", {"ctc", "kd_logit"})]
+)
 def test_kd_modes_select_terms(kd, terms):
     d = Distiller(build_student("cpu", 5), build_teacher("cpu", 5), kd)
     assert set(d(tiny_batch())) == terms | {"total"}

@@ -13,7 +13,9 @@ def test_tscm_has_no_parameters_and_shifts_channels_as_specified():
     lengths = torch.tensor([3, 2])
     # frame value = 10 * packed index + 1, channel c adds c/100 -> every cell is traceable
     n, c = int(lengths.sum()), 6
-    x = (10 * torch.arange(n).float() + 1).view(n, 1, 1, 1) + torch.arange(c).float().view(1, c, 1, 1) / 100
+    x = (10 * torch.arange(n).float() + 1).view(n, 1, 1, 1) + torch.arange(c).float().view(
+        1, c, 1, 1
+    ) / 100
     out = tscm(x.expand(n, c, 2, 2).clone(), Neighbours.from_lengths(lengths))[:, :, 0, 0]
     starts, ends = {0, 3}, {2, 4}
     for i in range(n):
@@ -39,10 +41,13 @@ def test_resblockt_shapes_and_gradient():
     assert x.grad is not None
 
 
-@pytest.mark.parametrize("spec,same,lengths,expected", [
-    ("K5-P2-K5-P2", False, [40, 16], [7, 1]),
-    ("K5-P2-K5", True, [40, 17], [20, 8]),
-])
+@pytest.mark.parametrize(
+    "spec,same,lengths,expected",
+    [
+        ("K5-P2-K5-P2", False, [40, 16], [7, 1]),
+        ("K5-P2-K5", True, [40, 17], [20, 8]),
+    ],
+)
 def test_temporal_conv_output_lengths_match_forward(spec, same, lengths, expected):
     conv = TemporalConv(4, 4, spec, same)
     lengths = torch.tensor(lengths)

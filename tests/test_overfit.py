@@ -12,8 +12,14 @@ def make_batch():
     g = torch.Generator().manual_seed(0)
     video = torch.rand(2, 16, 3, 64, 64, generator=g) * 2 - 1
     student = torch.nn.functional.avg_pool2d(video.flatten(0, 1), 4).view(2, 16, 3, 16, 16)
-    return Batch(video, torch.tensor([16, 14]), torch.tensor([[1, 2, 3], [4, 2, 0]]),
-                 torch.tensor([3, 2]), ["a", "b"], student)
+    return Batch(
+        video,
+        torch.tensor([16, 14]),
+        torch.tensor([[1, 2, 3], [4, 2, 0]]),
+        torch.tensor([3, 2]),
+        ["a", "b"],
+        student,
+    )
 
 
 def fit(task, batch, steps=80, lr=3e-3):

@@ -33,8 +33,12 @@ def add_arguments(p) -> None:
     p.add_argument("--decoder", default="greedy", choices=["greedy", "beam"])
     p.add_argument("--beam-width", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--cleaning", default=None, choices=sorted(CLEANINGS),
-                   help="official cleaning to report beside ours; default: by dataset family")
+    p.add_argument(
+        "--cleaning",
+        default=None,
+        choices=sorted(CLEANINGS),
+        help="official cleaning to report beside ours; default: by dataset family",
+    )
     p.add_argument("--cache-dir", type=Path, default=None)
     p.add_argument("--allow-oov", action="store_true")
     p.add_argument("--threads", type=int, default=None)
@@ -60,8 +64,9 @@ def run(args) -> int:
     task = CTCTask(model, "teacher" if role == "teacher" else "student").eval()
     loader = make_loader(ds, args.batch_size, False, 0, DistEnv())
     t0 = time.perf_counter()
-    result = evaluate(task.predict, loader, vocab, torch.device("cpu"), args.decoder,
-                      args.beam_width)
+    result = evaluate(
+        task.predict, loader, vocab, torch.device("cpu"), args.decoder, args.beam_width
+    )
     seconds = time.perf_counter() - t0
     cleaning = args.cleaning or official_cleaning(layout.name)
     hyp_fn, ref_fn = CLEANINGS[cleaning]
@@ -71,14 +76,23 @@ def run(args) -> int:
     write_ctm(args.run / f"hyp-{tag}.ctm", result.hyps)
     write_stm(args.run / f"ref-{args.split}.stm", result.refs)
     metrics = _run_metrics(args.run)
-    out = {**metrics, "split": args.split, **result.to_dict(), "params": count_params(model),
-           "gmacs_per_frame": gmacs_per_frame(model), "eval_seconds": round(seconds, 2),
-           "official": {"cleaning": cleaning, **official.to_dict()}, "complete": True}
+    out = {
+        **metrics,
+        "split": args.split,
+        **result.to_dict(),
+        "params": count_params(model),
+        "gmacs_per_frame": gmacs_per_frame(model),
+        "eval_seconds": round(seconds, 2),
+        "official": {"cleaning": cleaning, **official.to_dict()},
+        "complete": True,
+    }
     atomic_write_json(args.run / f"eval-{tag}.json", out)
     w = result.wer
-    print(f"{args.split} ({result.decoder}): WER {w.wer:.2f}% (S {w.sub} D {w.dele} I {w.ins} "
-          f"N {w.n_ref}); official {cleaning} cleaning: WER {official.wer:.2f}% "
-          f"-> {args.run / f'eval-{tag}.json'}")
+    print(
+        f"{args.split} ({result.decoder}): WER {w.wer:.2f}% (S {w.sub} D {w.dele} I {w.ins} "
+        f"N {w.n_ref}); official {cleaning} cleaning: WER {official.wer:.2f}% "
+        f"-> {args.run / f'eval-{tag}.json'}"
+    )
     return 0
 
 
@@ -86,9 +100,20 @@ def _run_metrics(run: Path) -> dict:
     """The run's metrics.json (its identity keys), if the run finished; else from the meta."""
     path = run / "metrics.json"
     if not path.is_file():
-        raise CheckpointError(run, "the run has no metrics.json: it did not finish "
-                                   "(resume it with --resume first)")
-    keep = ("role", "preset", "input_size", "kd", "feature_kd", "seed", "world_size",
-            "train_seconds", "dataset", "student_variant")
+        raise CheckpointError(
+            run, "the run has no metrics.json: it did not finish (resume it with --resume first)"
+        )
+    keep = (
+        "role",
+        "preset",
+        "input_size",
+        "kd",
+        "feature_kd",
+        "seed",
+        "world_size",
+        "train_seconds",
+        "dataset",
+        "student_variant",
+    )
     m = read_json(path)
     return {k: m[k] for k in keep if k in m}

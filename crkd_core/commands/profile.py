@@ -1,4 +1,4 @@
-"""`crkd profile`: teacher vs LRINet of a preset: params, GMACs/frame, fps, measured side by side."""
+"""`crkd profile`: teacher vs LRINet of a preset: params, GMACs/frame and fps, side by side."""
 
 from __future__ import annotations
 
@@ -26,21 +26,29 @@ def run(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    models = {"teacher": build_teacher(args.preset, args.classes),
-              "lrinet": build_student(args.preset, args.classes, args.student_size)}
+    models = {
+        "teacher": build_teacher(args.preset, args.classes),
+        "lrinet": build_student(args.preset, args.classes, args.student_size),
+    }
     res = profile_side_by_side(models, args.frames, args.repeats)
     t, s = res["teacher"], res["lrinet"]
-    ratios = {"params": s["params"] / t["params"],
-              "gmacs_per_frame": s["gmacs_per_frame"] / t["gmacs_per_frame"],
-              "fps": s["fps"] / t["fps"]}
+    ratios = {
+        "params": s["params"] / t["params"],
+        "gmacs_per_frame": s["gmacs_per_frame"] / t["gmacs_per_frame"],
+        "fps": s["fps"] / t["fps"],
+    }
     out = {"preset": args.preset, "teacher": t, "lrinet": s, "ratios_lrinet_over_teacher": ratios}
     print(f"preset {args.preset}, {torch.get_num_threads()} threads, {args.frames}-frame clips")
     print(f"{'':10}{'input':>8}{'params':>12}{'GMACs/frame':>14}{'fps':>10}")
     for name, r in (("teacher", t), ("lrinet", s)):
-        print(f"{name:10}{r['input_size']:>6}px{r['params'] / 1e6:>11.2f}M"
-              f"{r['gmacs_per_frame']:>14.3f}{r['fps']:>10.1f}")
-    print(f"{'ratio':10}{'':>8}{ratios['params']:>11.2f}x{ratios['gmacs_per_frame']:>13.2f}x"
-          f"{ratios['fps']:>9.2f}x")
+        print(
+            f"{name:10}{r['input_size']:>6}px{r['params'] / 1e6:>11.2f}M"
+            f"{r['gmacs_per_frame']:>14.3f}{r['fps']:>10.1f}"
+        )
+    print(
+        f"{'ratio':10}{'':>8}{ratios['params']:>11.2f}x{ratios['gmacs_per_frame']:>13.2f}x"
+        f"{ratios['fps']:>9.2f}x"
+    )
     if args.json:
         atomic_write_json(args.json, out)
         print(f"-> {args.json}")

@@ -11,8 +11,12 @@ from ._training import add_common_arguments, fit_and_test, seed_everything
 
 def add_arguments(p) -> None:
     add_common_arguments(p)
-    p.add_argument("--vocab", default="train", choices=["train", "all"],
-                   help="glosses of train only, or of train+dev+test (the peers' convention)")
+    p.add_argument(
+        "--vocab",
+        default="train",
+        choices=["train", "all"],
+        help="glosses of train only, or of train+dev+test (the peers' convention)",
+    )
 
 
 def run(args) -> int:
@@ -22,6 +26,14 @@ def run(args) -> int:
     seed_everything(args.seed)
     model = build_teacher(preset, len(vocab))
     spec = ViewSpec(preset.pre_size, model.cfg.input_size)
-    fit_and_test(args, "teacher", preset, CTCTask(model, "teacher"), vocab, spec,
-                 {"vocab_convention": args.vocab}, {"kd": "none", "vocab_size": len(vocab)})
+    fit_and_test(
+        args,
+        "teacher",
+        preset,
+        CTCTask(model, "teacher"),
+        vocab,
+        spec,
+        {"vocab_convention": args.vocab},
+        {"kd": "none", "vocab_size": len(vocab)},
+    )
     return 0

@@ -37,8 +37,15 @@ class Batch:
 
     def to(self, device: torch.device | str) -> Batch:
         move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
-        return Batch(move(self.video), move(self.video_lengths), move(self.targets),
-                     move(self.target_lengths), self.ids, move(self.student_video), self.glosses)
+        return Batch(
+            move(self.video),
+            move(self.video_lengths),
+            move(self.targets),
+            move(self.target_lengths),
+            self.ids,
+            move(self.student_video),
+            self.glosses,
+        )
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -62,15 +69,30 @@ def collate(samples: list[Sample]) -> Batch:
     student = None
     if samples[0].student_video is not None:
         student = _pad_stack([s.student_video for s in samples])
-    return Batch(_pad_stack([s.video for s in samples]), lengths, targets, tlens,
-                 [s.id for s in samples], student, [s.glosses for s in samples])
+    return Batch(
+        _pad_stack([s.video for s in samples]),
+        lengths,
+        targets,
+        tlens,
+        [s.id for s in samples],
+        student,
+        [s.glosses for s in samples],
+    )
 
 
 class SLRDataset(Dataset):
     """Clips of one split, served as two views with per-epoch reproducible augmentation."""
 
-    def __init__(self, entries: list[CorpusEntry], vocab: Vocab, store: FrameStore,
-                 spec: ViewSpec, train: bool, seed: int = 0, allow_oov: bool = False):
+    def __init__(
+        self,
+        entries: list[CorpusEntry],
+        vocab: Vocab,
+        store: FrameStore,
+        spec: ViewSpec,
+        train: bool,
+        seed: int = 0,
+        allow_oov: bool = False,
+    ):
         self.entries = entries
         self.spec = spec
         self.store = store
@@ -79,8 +101,12 @@ class SLRDataset(Dataset):
         self.epoch = 0
         # allow_oov (evaluation only): references keep unknown glosses, scored as errors;
         # the targets (used by no loss at evaluation) leave them out.
-        self.targets = [vocab.encode([g for g in e.glosses if g in vocab] if allow_oov
-                                     else e.glosses, e.source, e.row) for e in entries]
+        self.targets = [
+            vocab.encode(
+                [g for g in e.glosses if g in vocab] if allow_oov else e.glosses, e.source, e.row
+            )
+            for e in entries
+        ]
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch

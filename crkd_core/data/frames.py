@@ -50,13 +50,18 @@ def read_entry(entry: CorpusEntry, size: int) -> np.ndarray:
     out = np.empty((len(entry.frames), size, size, 3), np.uint8)
     for i, p in enumerate(entry.frames):
         if not p.is_file():
-            raise DataError(p, f"frame file is missing (video {entry.id!r} of {entry.source})",
-                            entry.row)
+            raise DataError(
+                p, f"frame file is missing (video {entry.id!r} of {entry.source})", entry.row
+            )
         out[i], got = read_image(p, size, entry.source, entry.row)
         first_size = first_size or got
         if got != first_size:
-            raise DataError(p, f"frame is {got[0]}x{got[1]}, the video's first frame is "
-                               f"{first_size[0]}x{first_size[1]}", entry.row)
+            raise DataError(
+                p,
+                f"frame is {got[0]}x{got[1]}, the video's first frame is "
+                f"{first_size[0]}x{first_size[1]}",
+                entry.row,
+            )
     return out
 
 
@@ -101,8 +106,9 @@ def _save_npy(path: Path, arr: np.ndarray) -> None:
         np.save(fh, arr, allow_pickle=False)
 
 
-def load_store(entries: list[CorpusEntry], size: int, cache_dir: Path | None,
-               name: str, progress=None) -> FrameStore:
+def load_store(
+    entries: list[CorpusEntry], size: int, cache_dir: Path | None, name: str, progress=None
+) -> FrameStore:
     """Frames of `entries` at `size`, from the cache when it is valid, else decoded (and cached)."""
     if cache_dir is None:
         return build_store(entries, size, progress)

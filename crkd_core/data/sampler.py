@@ -13,8 +13,16 @@ from torch.utils.data import Sampler
 
 
 class BucketBatchSampler(Sampler[list[int]]):
-    def __init__(self, lengths: list[int], batch_size: int, shuffle: bool = True, seed: int = 0,
-                 rank: int = 0, world_size: int = 1, drop_last: bool = False):
+    def __init__(
+        self,
+        lengths: list[int],
+        batch_size: int,
+        shuffle: bool = True,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        drop_last: bool = False,
+    ):
         self.lengths = np.asarray(lengths)
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -46,7 +54,9 @@ class BucketBatchSampler(Sampler[list[int]]):
         for batch in self._global_batches():
             if self.world_size > 1 and len(batch) < self.batch_size * self.world_size:
                 # every rank needs a share: fill a short last batch by wrapping around it
-                batch = (batch * self.batch_size * self.world_size)[: self.batch_size * self.world_size]
+                batch = (batch * self.batch_size * self.world_size)[
+                    : self.batch_size * self.world_size
+                ]
             yield batch[self.rank * self.batch_size : (self.rank + 1) * self.batch_size]
 
     def __len__(self) -> int:

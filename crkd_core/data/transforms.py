@@ -31,9 +31,13 @@ class ViewSpec:
 
     def __post_init__(self):
         if self.teacher_size > self.pre_size:
-            raise ConfigError(f"crop {self.teacher_size} px is larger than the resize {self.pre_size} px")
+            raise ConfigError(
+                f"crop {self.teacher_size} px is larger than the resize {self.pre_size} px"
+            )
         if self.student_size is not None and not 4 <= self.student_size <= self.teacher_size:
-            raise ConfigError(f"student size {self.student_size} px must be in 4..{self.teacher_size}")
+            raise ConfigError(
+                f"student size {self.student_size} px must be in 4..{self.teacher_size}"
+            )
         if self.normalisation != "minus_one_one":
             raise ConfigError(f"unknown normalisation {self.normalisation!r}")
 
@@ -65,8 +69,9 @@ def resize_view(x: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
 
 
-def make_views(frames: np.ndarray, spec: ViewSpec, train: bool,
-               rng: np.random.Generator | None = None) -> Views:
+def make_views(
+    frames: np.ndarray, spec: ViewSpec, train: bool, rng: np.random.Generator | None = None
+) -> Views:
     """Both views of one clip from the same crop.
 
     Args:

@@ -1,6 +1,6 @@
 """A weighted sum of named loss terms that prints its own formula (after torchdistill).
 
-    L = sum_i w_i * L_i       e.g.  L = 1*CTC + 25*T^2*KL(T=8) + 10*MSE(frame_map,scale)
+L = sum_i w_i * L_i       e.g.  L = 1*CTC + 25*T^2*KL(T=8) + 10*MSE(frame_map,scale)
 """
 
 from __future__ import annotations

@@ -22,11 +22,19 @@ class CTCLoss(nn.Module):
         self.blank = blank
         self.zero_infinity = zero_infinity
 
-    def forward(self, out: SLROutput, targets: torch.Tensor, target_lengths: torch.Tensor
-                ) -> torch.Tensor:
+    def forward(
+        self, out: SLROutput, targets: torch.Tensor, target_lengths: torch.Tensor
+    ) -> torch.Tensor:
         log_probs = out.logits.float().log_softmax(-1).transpose(0, 1)  # (B,T,V) -> (T,B,V)
-        return F.ctc_loss(log_probs, targets, out.lengths, target_lengths, blank=self.blank,
-                          reduction="mean", zero_infinity=self.zero_infinity)
+        return F.ctc_loss(
+            log_probs,
+            targets,
+            out.lengths,
+            target_lengths,
+            blank=self.blank,
+            reduction="mean",
+            zero_infinity=self.zero_infinity,
+        )
 
     def __str__(self) -> str:
         return "CTC"
@@ -34,5 +42,5 @@ class CTCLoss(nn.Module):
 
 def ctc_min_length(targets: list[int]) -> int:
     """Fewest output frames CTC needs for a label: its length plus one blank per repeat."""
-    repeats = sum(1 for a, b in zip(targets, targets[1:]) if a == b)
+    repeats = sum(1 for a, b in zip(targets, targets[1:], strict=False) if a == b)
     return len(targets) + repeats

@@ -30,12 +30,16 @@ class FeatureKD(nn.Module):
     def forward(self, student: SLROutput, teacher: SLROutput) -> torch.Tensor:
         fs, ft = student.features[self.feature], teacher.features[self.feature].detach()
         if fs.shape[1] != ft.shape[1]:
-            raise ConfigError(f"{self.feature}: student has {fs.shape[1]} channels, teacher "
-                              f"{ft.shape[1]}; they must match")
+            raise ConfigError(
+                f"{self.feature}: student has {fs.shape[1]} channels, teacher "
+                f"{ft.shape[1]}; they must match"
+            )
         if fs.shape[-2:] != ft.shape[-2:]:
             if self.mode == "scale":
-                raise ConfigError(f"{self.feature}: scale KD needs equal maps, got student "
-                                  f"{tuple(fs.shape[-2:])} and teacher {tuple(ft.shape[-2:])}")
+                raise ConfigError(
+                    f"{self.feature}: scale KD needs equal maps, got student "
+                    f"{tuple(fs.shape[-2:])} and teacher {tuple(ft.shape[-2:])}"
+                )
             fs = F.interpolate(fs, size=ft.shape[-2:], mode="bilinear", align_corners=False)
         return F.mse_loss(fs.float(), ft.float())
 

@@ -26,8 +26,10 @@ class LogitKD(nn.Module):
 
     def forward(self, student: SLROutput, teacher: SLROutput) -> torch.Tensor:
         if student.logits.shape != teacher.logits.shape:
-            raise ConfigError(f"logit KD needs equal logit shapes, got student "
-                              f"{tuple(student.logits.shape)} and teacher {tuple(teacher.logits.shape)}")
+            raise ConfigError(
+                f"logit KD needs equal logit shapes, got student "
+                f"{tuple(student.logits.shape)} and teacher {tuple(teacher.logits.shape)}"
+            )
         log_ps = (student.logits.float() / self.t).log_softmax(-1)
         log_pt = (teacher.logits.detach().float() / self.t).log_softmax(-1)
         kl = F.kl_div(log_ps, log_pt, reduction="none", log_target=True).sum(-1)  # (B, T')

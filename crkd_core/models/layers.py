@@ -93,8 +93,13 @@ class TemporalConv(nn.Module):
         for kind, size in self.spec:
             if kind == "K":
                 pad = size // 2 if same_padding else 0
-                layers.append(nn.Sequential(nn.Conv1d(c, cout, size, padding=pad, bias=False),
-                                            nn.BatchNorm1d(cout), nn.ReLU(inplace=True)))
+                layers.append(
+                    nn.Sequential(
+                        nn.Conv1d(c, cout, size, padding=pad, bias=False),
+                        nn.BatchNorm1d(cout),
+                        nn.ReLU(inplace=True),
+                    )
+                )
                 c = cout
             else:
                 layers.append(nn.MaxPool1d(size, ceil_mode=False))
@@ -132,7 +137,8 @@ class BiLSTM(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         if x.shape[0] == 1 or bool((lengths == x.shape[1]).all()):
             return self.lstm(x)[0]  # no padding: the plain path (also what ONNX export traces)
-        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True,
-                                                   enforce_sorted=False)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            x, lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
         out, _ = self.lstm(packed)
         return nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]

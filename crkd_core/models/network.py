@@ -52,8 +52,9 @@ class NetConfig:
     @classmethod
     def from_dict(cls, d: dict) -> NetConfig:
         trunk = {k: tuple(v) if isinstance(v, list) else v for k, v in d["trunk"].items()}
-        return cls(d["role"], d["variant"], d["input_size"], TrunkConfig(**trunk),
-                   HeadConfig(**d["head"]))
+        return cls(
+            d["role"], d["variant"], d["input_size"], TrunkConfig(**trunk), HeadConfig(**d["head"])
+        )
 
 
 @dataclass
@@ -73,7 +74,9 @@ class FrameTrunk(nn.Module):
         k = cfg.stem_kernel
         self.stem = nn.Sequential(
             nn.Conv2d(3, cfg.stem_width, k, cfg.stem_stride, k // 2, bias=False),
-            nn.BatchNorm2d(cfg.stem_width), nn.ReLU(inplace=True))
+            nn.BatchNorm2d(cfg.stem_width),
+            nn.ReLU(inplace=True),
+        )
         self.pool = nn.MaxPool2d(3, 2, 1) if cfg.maxpool else nn.Identity()
         blocks, cin = [], cfg.stem_width
         for width, n, stride in zip(cfg.widths, cfg.blocks, cfg.strides, strict=True):

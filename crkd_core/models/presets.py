@@ -65,8 +65,9 @@ def _strides_for(input_size: int, map_size: int, stages: int) -> tuple[int, int,
     return stem, stage_downs, (k - stage_downs) > 0
 
 
-def build_student_config(preset: Preset, input_size: int | None = None,
-                         variant: str = "scale") -> NetConfig:
+def build_student_config(
+    preset: Preset, input_size: int | None = None, variant: str = "scale"
+) -> NetConfig:
     """LRINet's config for an input size; `scale` ends on the teacher's map, `recover` on half."""
     if variant not in STUDENT_VARIANTS:
         raise ConfigError(f"unknown student variant {variant!r}; use one of {STUDENT_VARIANTS}")
@@ -77,8 +78,9 @@ def build_student_config(preset: Preset, input_size: int | None = None,
     n = len(preset.student_trunk.widths)
     stem, downs, maxpool = _strides_for(size, target, n)
     strides = tuple([1] * (n - downs) + [2] * downs)
-    trunk = replace(preset.student_trunk, stem_stride=stem, strides=strides, maxpool=maxpool,
-                    map_size=target)
+    trunk = replace(
+        preset.student_trunk, stem_stride=stem, strides=strides, maxpool=maxpool, map_size=target
+    )
     return NetConfig("student", variant, size, trunk, preset.student_head)
 
 
@@ -87,8 +89,9 @@ def build_teacher(preset: str | Preset, num_classes: int) -> SLRNet:
     return SLRNet(p.teacher, num_classes)
 
 
-def build_student(preset: str | Preset, num_classes: int, input_size: int | None = None,
-                  variant: str = "scale") -> SLRNet:
+def build_student(
+    preset: str | Preset, num_classes: int, input_size: int | None = None, variant: str = "scale"
+) -> SLRNet:
     p = PRESETS.get(preset) if isinstance(preset, str) else preset
     return SLRNet(build_student_config(p, input_size, variant), num_classes)
 
@@ -97,30 +100,66 @@ def register_preset(p: Preset) -> Preset:
     return PRESETS.register(p.name)(p)
 
 
-register_preset(Preset(
-    name="paper",
-    pre_size=256,
-    teacher=NetConfig("teacher", "teacher", 224,
-                      TrunkConfig(widths=(64, 128, 256, 512), blocks=(2, 2, 2, 2),
-                                  strides=(1, 2, 2, 2), stem_width=64),
-                      HeadConfig(conv_dim=1024, lstm_hidden=512)),
-    student_trunk=TrunkConfig(widths=(32, 64, 128, 512), blocks=(1, 1, 1, 1),
-                              strides=(1, 2, 2, 2), stem_width=32),
-    student_head=HeadConfig(conv_dim=512, lstm_hidden=256),
-    student_size=112, batch_size=2, lr=1e-4, epochs=40, alpha=10.0, beta=25.0, temperature=8.0,
-))
+register_preset(
+    Preset(
+        name="paper",
+        pre_size=256,
+        teacher=NetConfig(
+            "teacher",
+            "teacher",
+            224,
+            TrunkConfig(
+                widths=(64, 128, 256, 512), blocks=(2, 2, 2, 2), strides=(1, 2, 2, 2), stem_width=64
+            ),
+            HeadConfig(conv_dim=1024, lstm_hidden=512),
+        ),
+        student_trunk=TrunkConfig(
+            widths=(32, 64, 128, 512), blocks=(1, 1, 1, 1), strides=(1, 2, 2, 2), stem_width=32
+        ),
+        student_head=HeadConfig(conv_dim=512, lstm_hidden=256),
+        student_size=112,
+        batch_size=2,
+        lr=1e-4,
+        epochs=40,
+        alpha=10.0,
+        beta=25.0,
+        temperature=8.0,
+    )
+)
 
-register_preset(Preset(
-    name="cpu",
-    pre_size=72,
-    teacher=NetConfig("teacher", "teacher", 64,
-                      TrunkConfig(widths=(16, 32, 64, 128), blocks=(1, 1, 1, 1),
-                                  strides=(1, 2, 2, 2), stem_width=16, stem_kernel=3,
-                                  maxpool=False),
-                      HeadConfig(conv_dim=128, spec="K5-P2-K5", same_padding=True,
-                                 lstm_hidden=128)),
-    student_trunk=TrunkConfig(widths=(16, 32, 64, 128), blocks=(1, 1, 1, 1),
-                              strides=(1, 2, 2, 2), stem_width=16, stem_kernel=3, maxpool=False),
-    student_head=HeadConfig(conv_dim=96, spec="K5-P2-K5", same_padding=True, lstm_hidden=96),
-    student_size=16, batch_size=8, lr=1e-3, epochs=20, alpha=10.0, beta=25.0, temperature=8.0,
-))
+register_preset(
+    Preset(
+        name="cpu",
+        pre_size=72,
+        teacher=NetConfig(
+            "teacher",
+            "teacher",
+            64,
+            TrunkConfig(
+                widths=(16, 32, 64, 128),
+                blocks=(1, 1, 1, 1),
+                strides=(1, 2, 2, 2),
+                stem_width=16,
+                stem_kernel=3,
+                maxpool=False,
+            ),
+            HeadConfig(conv_dim=128, spec="K5-P2-K5", same_padding=True, lstm_hidden=128),
+        ),
+        student_trunk=TrunkConfig(
+            widths=(16, 32, 64, 128),
+            blocks=(1, 1, 1, 1),
+            strides=(1, 2, 2, 2),
+            stem_width=16,
+            stem_kernel=3,
+            maxpool=False,
+        ),
+        student_head=HeadConfig(conv_dim=96, spec="K5-P2-K5", same_padding=True, lstm_hidden=96),
+        student_size=16,
+        batch_size=8,
+        lr=1e-3,
+        epochs=20,
+        alpha=10.0,
+        beta=25.0,
+        temperature=8.0,
+    )
+)
