@@ -10,6 +10,7 @@ import torch
 from .data.dataset import Batch
 from .data.vocab import Vocab
 from .decode import decode
+from .faults import maybe_fail
 from .metrics import WERResult, wer
 from .models.network import SLROutput
 
@@ -37,6 +38,7 @@ def evaluate(
     """Run `predict` over `loader` and score the decoded glosses against the references."""
     hyps, refs = {}, {}
     for batch in loader:
+        maybe_fail("evaluate_batch")
         out = predict(batch.to(device))
         log_probs = out.logits.float().log_softmax(-1).cpu()
         for vid, ids, ref in zip(

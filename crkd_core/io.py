@@ -11,6 +11,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from .faults import maybe_fail
+
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call `write(tmp_path)`, then move tmp_path over `path` in one rename."""
@@ -23,6 +25,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         write(tmp_path)
         with open(tmp_path, "rb") as fh:
             os.fsync(fh.fileno())
+        maybe_fail("checkpoint_write")  # a kill here leaves only the temporary file
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)

@@ -28,6 +28,7 @@ from .checkpoint import (
 from .distributed import DistEnv, all_reduce_mean, barrier
 from .errors import NumericalError
 from .evaluation import EvalResult, evaluate
+from .faults import maybe_fail
 from .io import atomic_write_json
 from .runs import RunDir
 
@@ -151,6 +152,7 @@ class Trainer:
             if len(micro) < self.cfg.grad_accum:
                 continue
             logs, micro = self._step(micro), []
+            maybe_fail("train_step")
             if logs:
                 steps += 1
                 for k, v in logs.items():
