@@ -78,6 +78,8 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         if self.metrics_path.exists():  # a resumed run is no longer complete until it ends
             self.metrics_path.unlink()
+        for stale in self.path.glob(".*.tmp"):  # a write that a kill interrupted
+            stale.unlink()
         atomic_write_json(self.path / "config.json", config)
         atomic_write_text(self.path / "git.txt", git_provenance())
         atomic_write_text(self.path / "command.txt", " ".join(sys.argv) + "\n")

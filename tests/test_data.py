@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from crkd_core.data.corpus import open_dataset
 from crkd_core.data.dataset import SLRDataset, collate
@@ -10,6 +9,8 @@ from crkd_core.data.sampler import BucketBatchSampler
 from crkd_core.data.transforms import ViewSpec, make_views, temporal_indices
 from crkd_core.data.vocab import BLANK, Vocab
 from crkd_core.errors import ConfigError, DataError, VocabError
+
+from .helpers import write_phoenix
 
 
 def test_vocab_blank_zero_sorted_and_round_trip(tmp_path):
@@ -29,23 +30,6 @@ def test_vocab_unknown_gloss_names_source_and_row():
 def test_empty_vocab_refused():
     with pytest.raises(VocabError, match="empty"):
         Vocab.from_glosses([])
-
-
-def write_phoenix(root, rows, size=(20, 20), frames=12, header="id|folder|signer|annotation"):
-    ann = root / "annotations" / "manual"
-    ann.mkdir(parents=True, exist_ok=True)
-    for split, split_rows in rows.items():
-        lines = [header]
-        for vid, glosses in split_rows:
-            lines.append(f"{vid}|{vid}/1/*.png|S1|{glosses}")
-            d = root / "features" / f"fullFrame-{size[0]}x{size[1]}px" / split / vid / "1"
-            d.mkdir(parents=True, exist_ok=True)
-            rng = np.random.default_rng(len(vid))
-            for i in range(frames):
-                px = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
-                Image.fromarray(px).save(d / f"{vid}_fn{i:06d}-0.png")
-        (ann / f"{split}.corpus.csv").write_text("\n".join(lines) + "\n", "utf-8")
-    return root
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..data.transforms import ViewSpec
 from ..distill import CTCTask
 from ..models.presets import PRESETS, build_teacher
@@ -17,6 +19,13 @@ def add_arguments(p) -> None:
         choices=["train", "all"],
         help="glosses of train only, or of train+dev+test (the peers' convention)",
     )
+    p.add_argument(
+        "--pretrained",
+        type=Path,
+        default=None,
+        help="a local ImageNet ResNet-18 state dict (.pth or .safetensors) for the "
+        "trunk (paper preset); never downloaded",
+    )
 
 
 def run(args) -> int:
@@ -25,15 +34,16 @@ def run(args) -> int:
     vocab = build_vocab(layout, args.vocab)
     seed_everything(args.seed)
     model = build_teacher(preset, len(vocab))
+    if args.pretrained:
+        from ..models.pretrained import load_resnet18_trunk
+
+        n = load_resnet18_trunk(model.trunk, args.pretrained)
+        print(f"loaded {n} pretrained trunk tensors from {args.pretrained}")
     spec = ViewSpec(preset.pre_size, model.cfg.input_size)
-    fit_and_test(
-        args,
-        "teacher",
-        preset,
-        CTCTask(model, "teacher"),
-        vocab,
-        spec,
-        {"vocab_convention": args.vocab},
-        {"kd": "none", "vocab_size": len(vocab)},
-    )
+    extra = {
+        "vocab_convention": args.vocab,
+        "pretrained": str(args.pretrained) if args.pretrained else None,
+    }
+    metrics = {"kd": "none", "vocab_size": len(vocab)}
+    fit_and_test(args, "teacher", preset, CTCTask(model, "teacher"), vocab, spec, extra, metrics)
     return 0
