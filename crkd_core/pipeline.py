@@ -12,12 +12,12 @@ from tqdm import tqdm
 
 from .data.corpus import DatasetLayout, open_dataset
 from .data.dataset import SLRDataset, collate
-from .data.frames import load_store
+from .data.frames import StreamingFrames, cache_bytes, load_store
 from .data.sampler import BucketBatchSampler
 from .data.transforms import ViewSpec
 from .data.vocab import Vocab
 from .distributed import DistEnv
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .losses.ctc import ctc_min_length
 
 
@@ -37,6 +37,16 @@ class DataConfig:
     cache_dir: Path | None = None
     allow_oov: bool = False  # score eval glosses missing from the vocabulary as errors
     num_workers: int = 0
+    frame_cache: str = "auto"  # auto | disk | none (decode frames on demand, every epoch)
+
+
+def use_cache(mode: str, entries, size: int) -> bool:
+    """'auto' caches decoded frames unless the cache would exceed $CRKD_CACHE_MAX_GB (16)."""
+    if mode not in ("auto", "disk", "none"):
+        raise ConfigError(f"--frame-cache must be auto, disk or none, not {mode!r}")
+    if mode != "auto":
+        return mode == "disk"
+    return cache_bytes(entries, size) <= float(os.environ.get("CRKD_CACHE_MAX_GB", 16)) * 2**30
 
 
 def open_layout(cfg: DataConfig) -> DatasetLayout:
@@ -75,7 +85,10 @@ def load_split(
         if show_progress
         else None
     )
-    store = load_store(entries, spec.pre_size, cache, f"{layout.name}-{split}", bar)
+    if use_cache(cfg.frame_cache, entries, spec.pre_size):
+        store = load_store(entries, spec.pre_size, cache, f"{layout.name}-{split}", bar)
+    else:
+        store = StreamingFrames(entries, spec.pre_size)
     return SLRDataset(
         entries, vocab, store, spec, train, seed, allow_oov=not train and cfg.allow_oov
     )

@@ -124,3 +124,13 @@ def test_bucket_sampler_covers_all_and_splits_ranks(world):
         assert len(batches) == len(s)
         seen += [i for b in batches for i in b]
     assert set(seen) == set(range(23))
+
+
+def test_streaming_frames_match_the_cache(tiny_root, tmp_path):
+    from crkd_core.data.frames import StreamingFrames
+
+    entries = open_dataset(tiny_root).read_split("train")
+    cached = load_store(entries, 16, tmp_path / "cache", "train")
+    streamed = StreamingFrames(entries, 16)
+    assert streamed.length("v2") == cached.length("v2") == 12
+    assert np.array_equal(streamed.get("v2"), cached.get("v2"))

@@ -40,7 +40,14 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
     p.add_argument("--nan-policy", default="stop", choices=["stop", "skip"])
     p.add_argument("--cache-dir", type=Path, default=None, help="decoded-frame cache")
-    p.add_argument("--num-workers", type=int, default=0)
+    p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument(
+        "--frame-cache",
+        default="auto",
+        choices=["auto", "disk", "none"],
+        help="cache decoded frames on disk (auto: unless larger than "
+        "$CRKD_CACHE_MAX_GB, 16) or decode every epoch (none)",
+    )
     p.add_argument(
         "--allow-oov",
         action="store_true",
@@ -82,7 +89,9 @@ def fit_and_test(
     env = init_distributed(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    data_cfg = DataConfig(args.data, args.dataset, args.cache_dir, args.allow_oov, args.num_workers)
+    data_cfg = DataConfig(
+        args.data, args.dataset, args.cache_dir, args.allow_oov, args.num_workers, args.frame_cache
+    )
     layout = open_layout(data_cfg)
     cfg = train_config(args, preset)
     model = task.model

@@ -121,4 +121,4 @@ class SLRDataset(Dataset):
         return Sample(e.id, views.teacher, views.student, self.targets[i], e.glosses)
 
     def lengths(self) -> list[int]:
-        return [self.store.index[e.id][1] for e in self.entries]
+        return [self.store.length(e.id) for e in self.entries]

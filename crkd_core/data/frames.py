@@ -76,6 +76,37 @@ class FrameStore:
         start, length = self.index[vid]
         return self.frames[start : start + length]
 
+    def length(self, vid: str) -> int:
+        return self.index[vid][1]
+
+
+class StreamingFrames:
+    """Frames decoded on demand, for corpora too large to cache (PHOENIX at 256 px: ~150 GB).
+
+    Use DataLoader workers (`--num-workers`) to decode in parallel with training.
+    """
+
+    def __init__(self, entries: list[CorpusEntry], size: int):
+        self.entries = {e.id: e for e in entries}
+        self.size = size
+        self._video_lengths: dict[str, int] = {}
+
+    def get(self, vid: str) -> np.ndarray:
+        return read_entry(self.entries[vid], self.size)
+
+    def length(self, vid: str) -> int:
+        e = self.entries[vid]
+        if e.video is None:
+            return e.num_frames
+        if vid not in self._video_lengths:  # a video's length is known only once decoded
+            self._video_lengths[vid] = len(self.get(vid))
+        return self._video_lengths[vid]
+
+
+def cache_bytes(entries: list[CorpusEntry], size: int) -> int:
+    """Bytes a decoded cache of `entries` at `size` px would take."""
+    return sum(e.num_frames for e in entries) * size * size * 3
+
 
 def _fingerprint(entries: list[CorpusEntry], size: int) -> str:
     h = hashlib.sha1(f"v1|{size}".encode())
