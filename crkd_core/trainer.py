@@ -7,6 +7,7 @@ knows nothing of distillation. Each epoch ends with an atomic checkpoint of the 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -95,7 +96,10 @@ class Trainer:
         return torch.autocast(self.env.device.type, dtype=dtype, enabled=enabled)
 
     def _check_finite(self, losses: dict[str, torch.Tensor], ids: list[str]) -> bool:
-        if torch.isfinite(losses["total"]).item():
+        finite = torch.isfinite(losses["total"].detach()).float()
+        if self.env.enabled:  # every rank must skip together, or the all-reduce would hang
+            torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
+        if finite.item():
             return True
         if self.cfg.nan_policy == "skip":
             self.state.skipped_batches += 1
@@ -113,14 +117,14 @@ class Trainer:
         sums: dict[str, float] = {}
         for i, batch in enumerate(micro):
             batch = batch.to(self.env.device)
-            sync = i == len(micro) - 1 or not self.env.enabled
-            ctx = self.wrapped.no_sync() if not sync else _nullcontext()
-            with ctx, self.autocast():
-                losses = self.wrapped(batch)
-            if not self._check_finite(losses, batch.ids):
-                self.optimizer.zero_grad(set_to_none=True)
-                return {}
-            with ctx:
+            # gradients are all-reduced on the last micro-batch only
+            defer = self.env.enabled and i < len(micro) - 1
+            with self.wrapped.no_sync() if defer else contextlib.nullcontext():
+                with self.autocast():
+                    losses = self.wrapped(batch)
+                if not self._check_finite(losses, batch.ids):
+                    self.optimizer.zero_grad(set_to_none=True)
+                    return {}
                 self.scaler.scale(losses["total"] / len(micro)).backward()
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + v.item() / len(micro)
@@ -243,11 +247,3 @@ class Trainer:
         torch.set_rng_state(tensors["rng.torch"])
         self.state = TrainState(**state["train_state"])
         return True
-
-
-class _nullcontext:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
