@@ -30,10 +30,9 @@ METRIC_KEYS = {
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
+def smoke(tmp_path_factory, smoke_data):
     root = tmp_path_factory.mktemp("e2e")
-    data = root / "data"
-    assert main(["synth", "--out", str(data), "--profile", "smoke", "--seed", "3"]) == 0
+    data = smoke_data  # `crkd synth --profile smoke`, once per session (conftest.py)
     teacher = root / "teacher"
     assert main(["train-teacher", "--data", str(data), "--out", str(teacher), "--epochs", "1"]) == 0
     return root, data, teacher
@@ -97,6 +96,12 @@ def test_distill_then_evaluate(smoke, capsys):
     assert METRIC_KEYS - {"train_seconds"} <= set(e) and e["split"] == "dev"
     assert e["decoder"] == "beam10" and "official" in e
     assert (student / "hyp-dev-beam.ctm").is_file() and (student / "ref-dev.stm").is_file()
+    # the CTM/STM files are accepted by sclite, which agrees with our WER
+    from crkd_core.scoring.sclite import find_sclite, run_sclite
+
+    if find_sclite():
+        official = run_sclite(student / "hyp-dev-beam.ctm", student / "ref-dev.stm")
+        assert official.wer == pytest.approx(e["wer"], abs=0.01)
 
 
 def test_recover_student_without_kd(smoke):

@@ -41,7 +41,7 @@ def run(args) -> int:
     vocab = meta_vocab(tmeta, source)
     tview = meta_view(tmeta)
     size = args.student_size or preset.student_size
-    spec = ViewSpec(tview.pre_size, tview.teacher_size, size)
+    spec = ViewSpec(tview.pre_size, tview.teacher_size, size, flip=tview.flip)
     seed_everything(args.seed)
     student = build_student(preset, len(vocab), size, args.feature_kd)
     alpha = preset.alpha if args.alpha is None else args.alpha

@@ -39,7 +39,7 @@ def run(args) -> int:
 
         n = load_resnet18_trunk(model.trunk, args.pretrained)
         print(f"loaded {n} pretrained trunk tensors from {args.pretrained}")
-    spec = ViewSpec(preset.pre_size, model.cfg.input_size)
+    spec = ViewSpec(preset.pre_size, model.cfg.input_size, flip=layout.mirror_safe)
     extra = {
         "vocab_convention": args.vocab,
         "pretrained": str(args.pretrained) if args.pretrained else None,

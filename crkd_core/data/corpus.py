@@ -61,6 +61,9 @@ class DatasetLayout:
     marker = ""  # a file, relative to the dataset root, that identifies this layout
     release_dirs: tuple[str, ...] = ("",)  # where a release may nest the root below a folder
     known_broken: dict[str, frozenset[str]] = {}  # split -> ids broken in the public release
+    # Whether a mirrored clip shows the same glosses, so that horizontal flip is a valid
+    # augmentation (true of real signing: a left-handed signer mirrors a right-handed one).
+    mirror_safe: bool = True
 
     def __init__(self, root: str | Path, strict: bool = False):
         if not Path(root).is_dir():

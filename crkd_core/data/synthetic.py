@@ -53,6 +53,9 @@ class SignWorld(Phoenix2014):
     """
 
     name = "signworld"
+    # Handshapes differ in *which* fingers are extended; a mirror image swaps finger order
+    # (index+middle looks like ring+pinky), so flip would contradict the labels.
+    mirror_safe = False
     marker = METADATA_FILE
     release_dirs = ("",)
     known_broken = {}
