@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from .errors import CRKDError
@@ -40,7 +41,18 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_threads() -> None:
+    """Let idle OpenMP threads sleep instead of spin (unless the user chose otherwise).
+
+    Measured here (benchmarks/latency.py): on a shared 2-core machine, spinning threads of two
+    processes starve each other, eager inference fell from ~790 to ~15 frames/s. Must run
+    before torch is imported.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def main(argv: list[str] | None = None) -> int:
+    quiet_threads()
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), None)
     if command not in COMMANDS:

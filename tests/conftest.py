@@ -1,9 +1,11 @@
 import os
 
-import pytest
-import torch
-
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: see crkd_core.cli.quiet_threads
 os.environ.setdefault("CRKD_NO_PROGRESS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 

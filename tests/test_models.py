@@ -76,13 +76,13 @@ def test_padding_does_not_change_a_clip_output():
     """Packed frames: a clip's output is the same alone or padded in a batch."""
     torch.manual_seed(0)
     m = build_teacher("cpu", 7).eval()
-    clip = torch.randn(1, 10, 3, 64, 64)
+    clip = torch.randn(1, 11, 3, 64, 64)  # odd: a pooling window reaches past its end
     other = torch.randn(1, 14, 3, 64, 64)
     padded = torch.zeros(2, 14, 3, 64, 64)
-    padded[0, :10], padded[1] = clip[0], other[0]
+    padded[0, :11], padded[1] = clip[0], other[0]
     with torch.no_grad():
-        alone = m(clip, torch.tensor([10])).logits
-        batch = m(padded, torch.tensor([10, 14])).logits
+        alone = m(clip, torch.tensor([11])).logits
+        batch = m(padded, torch.tensor([11, 14])).logits
     assert torch.allclose(alone[0], batch[0, : alone.shape[1]], atol=1e-5)
 
 

@@ -120,9 +120,10 @@ class TemporalConv(nn.Module):
         for (kind, size), layer in zip(self.spec, self.layers, strict=True):
             x = layer(x)
             lengths = self._step_lengths(lengths, kind, size)
-            if kind == "K" and self.same_padding:
-                # zero the steps past each length, so the next convolution's padding is the
-                # same zero padding a clip gets when it is alone (no leak from the batch)
+            if self.same_padding:
+                # zero the steps past each length after every layer (a pooling window can
+                # reach one step past an odd length), so the next convolution's padding is
+                # the zero padding a clip gets when it is alone: no leak from the batch
                 x = x * (torch.arange(x.shape[-1], device=x.device) < lengths[:, None])[:, None]
         return x.transpose(1, 2)
 

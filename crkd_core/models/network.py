@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .layers import BiLSTM, Neighbours, ResBlockT, TemporalConv
+from .layers import BiLSTM, Neighbours, ResBlockT, TemporalConv, conv_bn
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,12 @@ class TrunkConfig:
     maxpool: bool = True
     tscm: bool = True
     map_size: int | None = None  # adaptive-pool the last map to this size when set
+    out_channels: int | None = None  # a 1x1 conv to this many channels at the end, when set
+
+    @property
+    def channels(self) -> int:
+        """Channels of the frame map."""
+        return self.out_channels or self.widths[-1]
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,12 @@ class FrameTrunk(nn.Module):
                 blocks.append(ResBlockT(cin, width, stride if j == 0 else 1, cfg.tscm))
                 cin = width
         self.blocks = nn.ModuleList(blocks)
+        # a cheap way to reach the teacher's channel count: a 1x1 projection, not a wide stage
+        self.project = (
+            nn.Sequential(conv_bn(cin, cfg.out_channels, 1), nn.ReLU(inplace=True))
+            if cfg.out_channels
+            else None
+        )
 
     def forward(self, x: torch.Tensor, nb: Neighbours) -> torch.Tensor:
         x = self.pool(self.stem(x))
@@ -91,7 +103,7 @@ class FrameTrunk(nn.Module):
             x = block(x, nb)
         if self.cfg.map_size is not None and x.shape[-1] != self.cfg.map_size:
             x = F.adaptive_avg_pool2d(x, self.cfg.map_size)
-        return x
+        return x if self.project is None else self.project(x)
 
 
 class TemporalHead(nn.Module):
@@ -118,7 +130,7 @@ class SLRNet(nn.Module):
         self.cfg = cfg
         self.num_classes = num_classes
         self.trunk = FrameTrunk(cfg.trunk)
-        self.head = TemporalHead(cfg.trunk.widths[-1], cfg.head, num_classes)
+        self.head = TemporalHead(cfg.trunk.channels, cfg.head, num_classes)
 
     def output_lengths(self, video_lengths: torch.Tensor) -> torch.Tensor:
         return self.head.conv.output_lengths(video_lengths)

@@ -147,13 +147,16 @@ register_preset(
             ),
             HeadConfig(conv_dim=128, spec="K5-P2-K5", same_padding=True, lstm_hidden=128),
         ),
+        # LRINet: narrower stages, then a 1x1 projection to the teacher's 128 channels, so its
+        # 4x4x128 map matches the teacher's at a fraction of the cost
         student_trunk=TrunkConfig(
-            widths=(16, 32, 64, 128),
+            widths=(16, 24, 32, 64),
             blocks=(1, 1, 1, 1),
             strides=(1, 2, 2, 2),
             stem_width=16,
             stem_kernel=3,
             maxpool=False,
+            out_channels=128,
         ),
         student_head=HeadConfig(conv_dim=96, spec="K5-P2-K5", same_padding=True, lstm_hidden=96),
         student_size=16,

@@ -1,0 +1,129 @@
+"""Recognisers: one call contract for the PyTorch and the onnxruntime paths.
+
+A recogniser is called as a model is, `rec(video (B, T, 3, S, S), lengths (B,)) -> SLROutput`
+(logits (B, T', V), lengths (B,); no features), under no_grad, so predict, streaming and the
+benchmarks need not know which engine runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from ..checkpoint import load_model
+from ..errors import CheckpointError, ConfigError
+from ..models.network import SLRNet, SLROutput
+from .export import read_metadata
+from .fuse import optimise_for_inference
+
+
+class Recognizer(Protocol):
+    input_size: int
+
+    def __call__(self, video: torch.Tensor, lengths: torch.Tensor) -> SLROutput: ...
+
+
+class TorchRecognizer:
+    """A `SLRNet` in eval mode, called under `torch.inference_mode`."""
+
+    def __init__(self, model: SLRNet):
+        self.model = model.eval()
+        self.input_size = model.cfg.input_size
+
+    def __call__(self, video: torch.Tensor, lengths: torch.Tensor) -> SLROutput:
+        with torch.inference_mode():
+            out = self.model(video, lengths)
+        return SLROutput(out.logits, out.lengths)
+
+
+def session_options(threads: int | None = None, spin: bool = False):
+    """onnxruntime options: all graph optimisations, `threads` intra-op threads, sequential.
+
+    Threads do not spin while waiting (`spin=False`): on a loaded machine spinning made two
+    threads 2.5x slower than one (see fuse.py).
+    """
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.intra_op_num_threads = threads or torch.get_num_threads()
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3  # errors only
+    return opts
+
+
+class OnnxRecognizer:
+    """An exported model (see `export.py`) run by onnxruntime on the CPU.
+
+    The graph takes one unpadded clip, so a batch is run clip by clip and the logits are
+    zero-padded to the longest clip, as `SLRNet` pads them.
+    """
+
+    def __init__(self, path: str | Path, threads: int | None = None, spin: bool = False):
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise CheckpointError(self.path, "ONNX file is missing")
+        self.meta = read_metadata(self.path)
+        self.session = ort.InferenceSession(
+            str(self.path), session_options(threads, spin), providers=["CPUExecutionProvider"]
+        )
+        self.input_size = int(self.session.get_inputs()[0].shape[-1])
+
+    def run_clip(self, video: np.ndarray) -> np.ndarray:
+        """(T, 3, S, S) float32 -> (T', V) logits."""
+        feeds = {
+            "video": np.ascontiguousarray(video[None], dtype=np.float32),
+            "lengths": np.array([video.shape[0]], dtype=np.int64),
+        }
+        return self.session.run(["logits"], feeds)[0][0]
+
+    def __call__(self, video: torch.Tensor, lengths: torch.Tensor) -> SLROutput:
+        clips = [self.run_clip(video[b, :n].numpy()) for b, n in enumerate(lengths.tolist())]
+        t_out = max(len(c) for c in clips)
+        logits = np.zeros((len(clips), t_out, clips[0].shape[1]), np.float32)
+        for b, c in enumerate(clips):
+            logits[b, : len(c)] = c
+        out_lengths = torch.tensor([len(c) for c in clips], dtype=torch.int64)
+        return SLROutput(torch.from_numpy(logits), out_lengths)
+
+
+def check_onnx_matches_run(onnx_meta: dict, run_meta: dict, path: Path) -> None:
+    """Refuse an ONNX file exported from another network or vocabulary than the run's."""
+    for key in ("net", "vocab"):
+        if key not in onnx_meta:
+            raise CheckpointError(
+                path, f"ONNX file has no {key!r} in its metadata; re-export it with `crkd export`"
+            )
+        if onnx_meta[key] != run_meta.get(key):
+            raise CheckpointError(path, f"ONNX file was exported from another {key} than the run's")
+
+
+def load_recognizer(
+    run: str | Path, onnx: str | Path | None = None, threads: int | None = None
+) -> tuple[Recognizer, dict]:
+    """The run's model as a recogniser: (recogniser, run meta).
+
+    Args:
+        run: a run folder with checkpoint.*.
+        onnx: an ONNX file exported from this run; None runs PyTorch (with conv+BN folded).
+        threads: CPU threads for the engine; None keeps torch's setting.
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    model, meta = load_model(Path(run))
+    if onnx is None:
+        return TorchRecognizer(optimise_for_inference(model)), meta
+    rec = OnnxRecognizer(onnx, threads)
+    check_onnx_matches_run(rec.meta, meta, Path(onnx))
+    if rec.input_size != model.cfg.input_size:
+        raise ConfigError(
+            f"ONNX input is {rec.input_size} px, the run's model takes {model.cfg.input_size} px"
+        )
+    return rec, meta
