@@ -1,0 +1,74 @@
+# Notebook source: `python tools/make_notebooks.py` writes the .ipynb beside this folder. In a
+# notebook, imports follow the parameters cell and a bare last expression is displayed:
+# ruff: noqa: E402, B018
+
+# %% [markdown]
+# # 00 · The data: what the teacher and LRINet see
+#
+# SignWorld is this project's synthetic CSLR dataset (see DESIGN.md). Glosses differ in
+# location and movement (coarse, visible at any resolution) and in handshape (finger strokes a
+# few pixels wide). Below: the splits, the gloss table, one sentence at the teacher's resolution
+# (64 px) and at LRINet's (16 px), and where each gloss is signed.
+
+# %% tags=["parameters"]
+profile: str = "smoke"  # smoke|default|full: the study profile
+data: str = "runs/study-smoke/data"  # dataset root (PHOENIX-2014 layout); relative to the repo
+study_dir: str = "runs/study-smoke"  # the study folder: runs, results, executed notebooks
+interactive: bool = True  # build the ipywidgets browser (needs a live kernel)
+split: str = "train"  # the split to look at
+sentence: str = ""  # a video id; "" means the split's first
+frames_shown: int = 6  # frames in the static strip
+sizes: list[int] = [64, 32, 16]  # view sizes in px (cpu preset: teacher 64, LRINet 16)
+
+# %%
+from IPython.display import display
+
+from crkd_core import plots, study
+
+plots.setup()
+cfg = study.ExploreConfig.build(
+    profile=profile,
+    data=data,
+    study_dir=study_dir,
+    interactive=interactive,
+    split=split,
+    sentence=sentence,
+    frames_shown=frames_shown,
+    sizes=sizes,
+)
+study.ensure_data(cfg.data, cfg.plan.data_profile, cfg.plan.data_seed)
+cfg.save()
+cfg.table()
+
+# %% [markdown]
+# ## Splits and glosses
+# The handshape-blind floor is the WER of an oracle that sees everything but the handshape: a
+# model that cannot resolve fingers cannot beat it.
+
+# %%
+tables = study.dataset_tables(cfg.data)
+display(tables["splits"])
+tables["glosses"]
+
+# %% [markdown]
+# ## One sentence at several resolutions
+# The same centre crop, resized as `make_views` does for each network (pixels enlarged).
+
+# %%
+s = study.load_sentence(cfg.data, cfg.split, cfg.sentence, tuple(cfg.sizes))
+n_frames = len(s.views[cfg.sizes[0]])
+plots.resolution_strip(
+    s.views, plots.spread(n_frames, cfg.frames_shown), f"{s.id} ({s.signer}): {' '.join(s.glosses)}"
+)
+
+# %%
+plots.gloss_timeline(
+    study.gloss_timeline(cfg.data, cfg.split, s.id), n_frames, f"{s.id}: gloss timeline"
+)
+
+# %% [markdown]
+# ## Browser (live kernel only)
+# Pick a sentence and scrub its frames. Widgets don't render in the static report.
+
+# %%
+plots.browser(cfg.data, cfg.split, cfg.sizes) if cfg.interactive else None

@@ -1,0 +1,66 @@
+# Notebook source: `python tools/make_notebooks.py` writes the .ipynb beside this folder. In a
+# notebook, imports follow the parameters cell and a bare last expression is displayed:
+# ruff: noqa: E402, B018
+
+# %% [markdown]
+# # 01 · Train the teacher
+#
+# The high-resolution teacher (cpu preset: 64 px, ResBlockT trunk, temporal convolutions and a
+# BiLSTM) trained with CTC alone. It is frozen afterwards and teaches LRINet in 02. A complete
+# run is reused; a partial one is resumed.
+
+# %% tags=["parameters"]
+profile: str = "smoke"  # smoke|default|full: the study profile
+data: str = "runs/study-smoke/data"  # dataset root (PHOENIX-2014 layout); relative to the repo
+study_dir: str = "runs/study-smoke"  # the study folder: runs, results, executed notebooks
+interactive: bool = True  # live learning curves while training
+epochs: int = 0  # teacher epochs; 0 means the profile's
+seeds: list[int] = []  # one teacher per seed; [] means the profile's
+confusions: int = 15  # how many confused gloss pairs to show
+
+# %%
+from crkd_core import plots, study
+
+plots.setup()
+cfg = study.TeacherConfig.build(
+    profile=profile,
+    data=data,
+    study_dir=study_dir,
+    interactive=interactive,
+    epochs=epochs,
+    seeds=seeds,
+    confusions=confusions,
+)
+study.ensure_data(cfg.data, cfg.plan.data_profile, cfg.plan.data_seed)
+cfg.save()
+cfg.table()
+
+# %% [markdown]
+# ## Training
+
+# %%
+live = plots.LiveCurves("Teacher: learning curves (live)") if cfg.interactive else None
+runs = study.train_teachers(cfg, on_epoch=live)
+
+# %%
+plots.learning_curves(
+    {name: study.read_log(run) for name, run in runs.items()}, "Teacher: learning curves"
+)
+
+# %% [markdown]
+# ## Word error rate
+# Greedy decoding of the best checkpoint by dev WER; S, D, I are substitutions, deletions and
+# insertions, N the reference glosses.
+
+# %%
+wer = study.wer_table(runs, cfg.data)
+cfg.write_result("wer", wer.to_dict("records"))
+wer
+
+# %% [markdown]
+# ## Most confused glosses (test)
+# Red pairs share location and movement and differ only in handshape.
+
+# %%
+confused = study.confusions(cfg.teacher_run(cfg.seeds[0]), cfg.data, "test", cfg.confusions)
+plots.confusion_bars(confused, "Teacher: most confused glosses on test")

@@ -1,0 +1,91 @@
+# Notebook source: `python tools/make_notebooks.py` writes the .ipynb beside this folder. In a
+# notebook, imports follow the parameters cell and a bare last expression is displayed:
+# ruff: noqa: E402, B018
+
+# %% [markdown]
+# # 02 · Distil LRINet
+#
+# LRINet sees 16 px frames of the same crop. With CRKD it learns from CTC plus the frozen
+# teacher: feature KD on its frame map at the teacher's scale (MSE) and logit KD on the per-frame
+# posteriors (KL at temperature T). Without KD it learns from CTC alone. Both learning curves
+# share the same axes.
+
+# %% tags=["parameters"]
+profile: str = "smoke"  # smoke|default|full: the study profile
+data: str = "runs/study-smoke/data"  # dataset root (PHOENIX-2014 layout); relative to the repo
+study_dir: str = "runs/study-smoke"  # the study folder: runs, results, executed notebooks
+interactive: bool = True  # live learning curves while training
+epochs: int = 0  # LRINet epochs; 0 means the profile's
+seeds: list[int] = []  # [] means the profile's; seed s learns from teacher seed s
+teacher_epochs: int = 0  # which teacher run (01) to use; 0 means the profile's
+student_size: int = 16  # LRINet input size in px
+confusions: int = 15  # how many confused gloss pairs to show
+
+# %%
+import pandas as pd
+
+from crkd_core import plots, study
+
+plots.setup()
+cfg = study.DistillConfig.build(
+    profile=profile,
+    data=data,
+    study_dir=study_dir,
+    interactive=interactive,
+    epochs=epochs,
+    seeds=seeds,
+    teacher_epochs=teacher_epochs,
+    student_size=student_size,
+    confusions=confusions,
+)
+cfg.save()
+cfg.table()
+
+# %% [markdown]
+# ## Training: with and without KD
+
+# %%
+live = plots.LiveCurves("LRINet: learning curves (live)") if cfg.interactive else None
+runs = study.train_students(cfg, on_epoch=live)
+
+# %%
+plots.learning_curves(
+    {name: study.read_log(run) for name, run in runs.items()},
+    "LRINet with CRKD and without KD: learning curves",
+)
+
+# %% [markdown]
+# ## Word error rate
+
+# %%
+teachers = {f"Teacher seed {s}": cfg.teacher_run(s) for s in cfg.seeds}
+wer = study.wer_table({**teachers, **runs}, cfg.data)
+cfg.write_result("wer", wer.to_dict("records"))
+wer
+
+# %% [markdown]
+# ## Headline: teacher vs LRINet
+# Test WER (mean ± std over seeds), compute per frame, parameters, and frames per second of
+# batch-1 inference, measured side by side on this machine.
+
+# %%
+headline = study.headline(cfg)
+cfg.write_result("headline", headline)
+pd.DataFrame(headline).round(3)
+
+# %% [markdown]
+# ## Most confused glosses (test)
+# Red pairs share location and movement and differ only in handshape: what 16 px loses.
+
+# %%
+seed = cfg.seeds[0]
+plots.confusion_bars(
+    study.confusions(cfg.student_run("crkd", seed), cfg.data, "test", cfg.confusions),
+    "LRINet + CRKD: most confused glosses",
+)
+
+# %%
+plots.confusion_bars(
+    study.confusions(cfg.student_run("nokd", seed), cfg.data, "test", cfg.confusions),
+    "LRINet without KD: most confused glosses",
+)

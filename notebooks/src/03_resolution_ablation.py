@@ -1,0 +1,69 @@
+# Notebook source: `python tools/make_notebooks.py` writes the .ipynb beside this folder. In a
+# notebook, imports follow the parameters cell and a bare last expression is displayed:
+# ruff: noqa: E402, B018
+
+# %% [markdown]
+# # 03 · Resolution and KD ablation
+#
+# A grid over LRINet's input size and the KD setting: none, feature KD at the teacher's scale
+# (CRKD), feature KD with a smaller map upsampled in the loss (ResKD-style "recover"), logit
+# KD, and both. Each point runs as its own `crkd distill` process; complete points are reused,
+# partial ones resumed, so the sweep can run in parts (`shard`) and be resumed.
+
+# %% tags=["parameters"]
+profile: str = "smoke"  # smoke|default|full: the study profile
+data: str = "runs/study-smoke/data"  # dataset root (PHOENIX-2014 layout); relative to the repo
+study_dir: str = "runs/study-smoke"  # the study folder: runs, results, executed notebooks
+interactive: bool = True  # unused here (no live view)
+epochs: int = 0  # epochs per grid point; 0 means the profile's
+seeds: list[int] = []  # [] means the profile's
+teacher_epochs: int = 0  # which teacher run (01) to use; 0 means the profile's
+sizes: list[int] = []  # with settings: their product replaces the profile's grid
+settings: list[str] = []  # none|feature-scale|feature-recover|logit|both
+jobs: int = 1  # grid points run as parallel processes
+shard: str = "1/1"  # run part i of n of the grid; the table shows every complete point
+run: bool = True  # False: only collect the complete points
+
+# %%
+from crkd_core import plots, study
+
+plots.setup()
+cfg = study.AblationConfig.build(
+    profile=profile,
+    data=data,
+    study_dir=study_dir,
+    interactive=interactive,
+    epochs=epochs,
+    seeds=seeds,
+    teacher_epochs=teacher_epochs,
+    sizes=sizes,
+    settings=settings,
+    jobs=jobs,
+    shard=shard,
+    run=run,
+)
+cfg.save()
+cfg.table()
+
+# %% [markdown]
+# ## Running the grid
+
+# %%
+statuses = study.run_grid(cfg)
+study.status_table(statuses)
+
+# %% [markdown]
+# ## Results
+# Test WER (mean ± std over seeds), compute per frame and measured frames per second (one model
+# per architecture, measured side by side).
+
+# %%
+grid = study.summarise(study.add_fps(study.grid_rows(cfg), cfg.plan), ["size", "setting"])
+cfg.write_result("grid", grid.to_dict("records"))
+grid
+
+# %%
+plots.pareto(grid, "WER against compute and against measured speed")
+
+# %%
+study.check_grid(statuses)

@@ -1,0 +1,217 @@
+"""The notebooks: in sync with their sources, parameterised as papermill expects, and (slow)
+every one of them executed by `crkd study --profile smoke` into tmp_path, with its results and
+figures checked. Fast tests of the study's profile table, configs and grid come first.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from crkd_core import study
+from crkd_core.cli import main
+from crkd_core.errors import ConfigError
+from crkd_core.io import read_json
+from crkd_core.plots import PLOTLY_MIME, pareto_front
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = {name: ROOT / "notebooks" / f"{name}.ipynb" for name in study.NOTEBOOKS}
+
+
+# -- the notebooks as files --------------------------------------------------------------------
+def test_notebooks_match_their_sources():
+    spec = importlib.util.spec_from_file_location(
+        "make_notebooks", ROOT / "tools" / "make_notebooks.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--check"]) == 0, "run: python tools/make_notebooks.py"
+
+
+@pytest.mark.parametrize("name", study.NOTEBOOKS)
+def test_parameters_cell_holds_typed_commented_literals(name):
+    nb = nbformat.read(str(NOTEBOOKS[name]), as_version=4)
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    cell = nb.cells[tagged[0]]
+    for node, line in zip(ast.parse(cell.source).body, cell.source.splitlines(), strict=True):
+        assert isinstance(node, ast.AnnAssign), line  # `name: type = literal  # comment`
+        ast.literal_eval(node.value)
+        assert "  # " in line, f"no comment: {line}"
+    following = next(c for c in nb.cells[tagged[0] + 1 :] if c.cell_type == "code")
+    assert "Config.build(" in following.source and "cfg.save()" in following.source
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+
+# -- profiles, configs and the grid ------------------------------------------------------------
+def test_profiles_and_default_grid():
+    assert set(study.STUDY_PROFILES.names()) == {"smoke", "default", "full"}
+    assert len(study.STUDY_PROFILES.get("full").seeds) == 3
+    cfg = study.AblationConfig.build(profile="default", data="/tmp/d", study_dir="/tmp/s")
+    points = study.grid_points(cfg)
+    assert len(points) == 7 and {p.epochs for p in points} == {4}
+    smoke = study.AblationConfig.build(profile="smoke", data="/tmp/d", study_dir="/tmp/s")
+    assert len(study.grid_points(smoke)) == 2
+
+
+def test_config_takes_profile_values_for_unset_parameters(tmp_path):
+    cfg = study.DistillConfig.build(
+        profile="smoke", data="d", study_dir=str(tmp_path), epochs=0, seeds=[], teacher_epochs=3
+    )
+    assert cfg.epochs == 1 and cfg.seeds == [0] and cfg.teacher_epochs == 3
+    assert Path(cfg.data).is_absolute()
+    saved = read_json(cfg.save())
+    assert saved["config"]["epochs"] == 1 and saved["profile_table"]["name"] == "smoke"
+    with pytest.raises(ConfigError):
+        study.AblationConfig.build(
+            profile="smoke", data="d", study_dir="s", settings=["x"], sizes=[16]
+        )
+    with pytest.raises(ConfigError):
+        study.TeacherConfig.build(profile="huge", data="d", study_dir="s")
+
+
+def test_shards_partition_the_grid_and_partial_points_resume(tmp_path):
+    base = dict(profile="default", data="d", study_dir=str(tmp_path))
+    names = []
+    for i in (1, 2, 3):
+        cfg = study.AblationConfig.build(**base, shard=f"{i}/3", run=False)
+        i_, n = study.parse_shard(cfg.shard)
+        names += [p.name for k, p in enumerate(study.grid_points(cfg)) if k % n == i_ - 1]
+    assert sorted(names) == sorted(p.name for p in study.grid_points(cfg))
+    p = study.grid_points(cfg)[0]
+    assert "--resume" not in study.point_command(cfg, p, 1)
+    cfg.paths.point(p).mkdir(parents=True)
+    (cfg.paths.point(p) / "config.json").write_text("{}")
+    assert "--resume" in study.point_command(cfg, p, 1)
+
+
+def test_benchmark_results_are_tabulated(tmp_path):
+    assert study.benchmark_results(tmp_path) is None
+    engines = {"eager": {"fps": 10.0, "ms_per_frame": 100.0}, "ort-fp32": {"fps": 20.0}}
+    report = {"threads": 2, "results": {"cpu": {"teacher": {"engines": engines}}}}
+    (tmp_path / "latency-1.json").write_text(json.dumps(report))
+    (tmp_path / "other.json").write_text(json.dumps({"a": {"b": 1}}))
+    df = study.benchmark_results(tmp_path)
+    assert len(df) == 3 and set(df["engine"].dropna()) == {"eager", "ort-fp32"}
+    assert "a.b" in df
+
+
+def test_pareto_front():
+    x, y = [1.0, 2.0, 3.0, 4.0], [30.0, 25.0, 28.0, 20.0]
+    assert pareto_front(x, y, higher_x_better=False) == [0, 1, 3]
+    assert pareto_front(x, y, higher_x_better=True) == [3]
+
+
+# -- every notebook under papermill (slow) -----------------------------------------------------
+@pytest.fixture(scope="module")
+def smoke_study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("study")
+    rc = main(
+        [
+            "study",
+            "--profile",
+            "smoke",
+            "--out",
+            str(root / "study"),
+            "--reports",
+            str(root / "reports"),
+        ]
+    )
+    return root, rc
+
+
+def executed(root: Path, name: str) -> nbformat.NotebookNode:
+    return nbformat.read(str(root / "study" / name / f"{name}.ipynb"), as_version=4)
+
+
+def plotly_figures(nb) -> list[dict]:
+    return [
+        o["data"][PLOTLY_MIME]
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if PLOTLY_MIME in o.get("data", {})
+    ]
+
+
+def errors(nb) -> list[str]:
+    return [
+        f"{o['ename']}: {o['evalue']}"
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
+
+
+MIN_FIGURES = {
+    "00_explore_data": 2,
+    "01_train_teacher": 2,
+    "02_distill_student": 3,
+    "03_resolution_ablation": 1,
+    "04_attribution": 2,
+    "05_efficiency": 2,
+}
+RESULTS = {
+    "01_train_teacher": "wer",
+    "02_distill_student": "headline",
+    "03_resolution_ablation": "grid",
+    "04_attribution": "attribution",
+    "05_efficiency": "efficiency",
+}
+
+
+@pytest.mark.slow
+def test_smoke_study_succeeds(smoke_study):
+    root, rc = smoke_study
+    index = (root / "reports" / "index.html").read_text("utf-8")
+    assert rc == 0, index[-3000:]
+    assert "FAILED" not in index and "Plotly.newPlot" in index
+    for name in study.NOTEBOOKS:
+        assert (root / "reports" / f"{name}.html").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", study.NOTEBOOKS)
+def test_notebook_outputs(smoke_study, name):
+    root, _ = smoke_study
+    nb = executed(root, name)
+    assert errors(nb) == []
+    assert len(plotly_figures(nb)) >= MIN_FIGURES[name]
+    folder = root / "study" / name
+    assert read_json(folder / "config.json")["config"]["profile"] == "smoke"
+    if name in RESULTS:
+        assert json.loads((folder / f"{RESULTS[name]}.json").read_text())
+
+
+@pytest.mark.slow
+def test_training_runs_are_complete_and_reused(smoke_study):
+    root, _ = smoke_study
+    runs = sorted((root / "study" / "runs").glob("*-seed0"))
+    points = sorted((root / "study" / "runs" / "ablation").glob("s*-seed0"))
+    # teacher, crkd, nokd; the 2-point grid reuses nokd and adds one recover point
+    assert len(runs) == 3 and len(points) == 1
+    for run in runs + points:
+        assert read_json(run / "metrics.json")["complete"] is True
+    headline = read_json(root / "study" / "02_distill_student" / "headline.json")
+    assert {r["model"] for r in headline} == {"Teacher", "LRINet + CRKD", "LRINet without KD"}
+    assert all(r["fps"] > 0 and r["gmacs_per_frame"] > 0 for r in headline)
+
+
+@pytest.mark.slow
+def test_a_failing_notebook_is_reported_and_fails_the_study(smoke_study, tmp_path):
+    root, _ = smoke_study
+    out, reports = tmp_path / "study", tmp_path / "reports"
+    argv = ["study", "--profile", "smoke", "--data", str(root / "study" / "data")]
+    argv += ["--out", str(out), "--reports", str(reports)]
+    rc = main([*argv, "--only", "02_distill_student,04_attribution"])  # no teacher: 02 fails
+    assert rc == 1
+    index = (reports / "index.html").read_text("utf-8")
+    assert "FAILED" in index and "SKIPPED" in index and "StudyError" in index
+    assert "did not finish" in (reports / "02_distill_student.html").read_text("utf-8")
+    assert not (reports / "04_attribution.html").exists()

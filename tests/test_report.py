@@ -1,0 +1,310 @@
+"""The study report compiles from fake run folders, escapes dataset strings, and renders.
+
+The browser tests open the pages in headless Chromium: no JavaScript error, the plotly plots
+are drawn (`main-svg` in the DOM after scripts ran), and no injected element exists. They are
+skipped when Chromium is missing, unless CI is set (then a missing browser fails).
+"""
+
+from __future__ import annotations
+
+import html.parser
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from crkd_core import plots, report
+from crkd_core.report import PageStatus, Provenance
+
+SCRIPT = "<script>alert(1)</script>"
+IMG = '"><img src=x onerror=alert(1)>'
+EVIL = (SCRIPT, IMG)
+
+
+def plotly_output(fig) -> dict:
+    return new_output("display_data", data=plots.StaticRenderer().to_mimebundle(fig.to_dict()))
+
+
+def html_output(obj) -> dict:
+    return new_output("display_data", data={"text/html": obj._repr_html_(), "text/plain": "df"})
+
+
+def fake_notebook(path: Path, failed: bool = False) -> Path:
+    """An executed notebook with a plotly figure and a table holding untrusted glosses."""
+    conf = pd.DataFrame(
+        {
+            "reference": list(EVIL),
+            "hypothesis": ["B&Q", "A"],
+            "count": [3, 1],
+            "handshape only": [True, False],
+        }
+    )
+    cells = [
+        new_markdown_cell("# A page"),
+        new_code_cell("x", outputs=[plotly_output(plots.confusion_bars(conf))]),
+        new_code_cell("y", outputs=[html_output(conf)]),
+    ]
+    if failed:
+        cells.append(
+            new_code_cell(
+                "z",
+                outputs=[
+                    new_output(
+                        "error",
+                        ename="StudyError",
+                        evalue=f"gloss {SCRIPT} failed",
+                        traceback=[f"StudyError: gloss {SCRIPT} {IMG}"],
+                    )
+                ],
+            )
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(new_notebook(cells=cells), str(path))
+    return path
+
+
+def fake_study(root: Path) -> tuple[Path, list[PageStatus], Provenance]:
+    study = root / "study"
+    headline = [
+        {
+            "model": f"Teacher {SCRIPT}",
+            "input_size": 64,
+            "wer": 20.5,
+            "wer_std": 1.2,
+            "seeds": 3,
+            "params": 1234567,
+            "gmacs_per_frame": 0.05,
+            "fps": 900.0,
+        },
+        {
+            "model": f"LRINet {IMG}",
+            "input_size": 16,
+            "wer": 30.0,
+            "wer_std": 0.0,
+            "seeds": 1,
+            "params": 456789,
+            "gmacs_per_frame": 0.004,
+            "fps": 4000.0,
+        },
+    ]
+    grid = [
+        {
+            "size": s,
+            "setting": k,
+            "wer": w,
+            "wer_std": 0.5,
+            "seeds": 1,
+            "params": 1000,
+            "gmacs_per_frame": g,
+            "fps": f,
+        }
+        for s, k, w, g, f in (
+            (16, "none", 40.0, 0.004, 4000.0),
+            (16, "both", 33.0, 0.004, 4100.0),
+            (32, SCRIPT, 30.0, 0.01, 2500.0),
+        )
+    ]
+    for name, obj in (
+        ("02_distill_student/headline", headline),
+        ("03_resolution_ablation/grid", grid),
+    ):
+        (study / f"{name}.json").parent.mkdir(parents=True, exist_ok=True)
+        (study / f"{name}.json").write_text(json.dumps(obj))
+    ok = fake_notebook(study / "02_distill_student" / "02_distill_student.ipynb")
+    grid_nb = fake_notebook(study / "03_resolution_ablation" / "03_resolution_ablation.ipynb")
+    bad = fake_notebook(study / "04_attribution" / "04_attribution.ipynb", failed=True)
+    statuses = [
+        PageStatus("02_distill_student", "ok", 12.0, executed=str(ok)),
+        PageStatus("03_resolution_ablation", "ok", 30.0, executed=str(grid_nb)),
+        PageStatus(
+            "04_attribution", "failed", 3.0, f"StudyError: {SCRIPT} {IMG}", executed=str(bad)
+        ),
+        PageStatus("05_efficiency", "skipped", 0.0, "needs 04_attribution"),
+    ]
+    prov = Provenance(
+        "smoke",
+        [0],
+        "abc123",
+        f"/data/{IMG}",
+        str(study),
+        "crkd study",
+        "2024-01-01 00:00:00",
+        61.0,
+    )
+    return study, statuses, prov
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    study, statuses, prov = fake_study(root)
+    reports = root / "reports"
+    reports.mkdir()
+    (reports / "05_efficiency.html").write_text("an old success")  # must not survive
+    index = report.compile_report(study, reports, statuses, prov)
+    return reports, index
+
+
+class Elements(html.parser.HTMLParser):
+    """Collects start tags with their attributes, and the text of scripts."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.scripts.append(data)
+
+
+def injected(page: str) -> list[str]:
+    """Elements that only an unescaped dataset string could have created."""
+    p = Elements()
+    p.feed(page)
+    bad = [f"<{t} {a}>" for t, a in p.tags if any(k.startswith("on") for k in a)]
+    bad += [f"<{t} src={a['src']}>" for t, a in p.tags if t == "img" and a.get("src") == "x"]
+    bad += [s[:80] for s in p.scripts if s.strip() == "alert(1)"]
+    return bad
+
+
+def test_index_has_headline_pareto_pages_and_provenance(compiled):
+    reports, index = compiled
+    text = index.read_text("utf-8")
+    assert "Teacher vs LRINet" in text and "20.50 ± 1.20 (3 seeds)" in text
+    assert "Plotly.newPlot" in text and "Pareto front" in text
+    assert 'href="02_distill_student.html"' in text and 'href="04_attribution.html"' in text
+    assert "abc123" in text and "smoke" in text and "61 s" in text
+    assert (reports / "study.json").is_file()
+
+
+def test_failed_notebook_shows_failed_with_its_partial_page(compiled):
+    reports, index = compiled
+    text = index.read_text("utf-8")
+    assert "FAILED" in text and "SKIPPED" in text and "did not succeed" in text
+    assert (reports / "04_attribution.html").is_file()
+    assert "StudyError" in (reports / "04_attribution.html").read_text("utf-8")
+    assert not (reports / "05_efficiency.html").exists()  # the stale page is gone
+
+
+def test_untrusted_strings_are_escaped_everywhere(compiled):
+    reports, _ = compiled
+    for page in reports.glob("*.html"):
+        text = page.read_text("utf-8")
+        assert SCRIPT not in text, page.name
+        assert "<img src=x" not in text, page.name
+        assert injected(text) == [], page.name
+    index = (reports / "index.html").read_text("utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in index
+    assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in index
+
+
+def test_pages_are_offline(compiled):
+    reports, _ = compiled
+    for page in reports.glob("*.html"):
+        text = page.read_text("utf-8")
+        p = Elements()
+        p.feed(text)
+        remote = [
+            a
+            for t, a in p.tags
+            if t in ("script", "link", "img", "iframe")
+            and any(str(a.get(k, "")).startswith(("http", "//")) for k in ("src", "href"))
+        ]
+        assert remote == [], page.name
+        assert len(text) > 1_000_000, page.name  # plotly.js is inline
+
+
+def test_a_notebook_page_hides_code_and_keeps_figures(compiled):
+    reports, _ = compiled
+    text = (reports / "02_distill_student.html").read_text("utf-8")
+    assert "Plotly.newPlot" in text and 'class="jp-CodeMirrorEditor' not in text
+    assert 'href="index.html"' in text
+
+
+# -- headless Chromium -------------------------------------------------------------------------
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name) or (
+            f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").is_file() else None
+        )
+        if path:
+            return path
+    if os.environ.get("CI"):
+        pytest.fail("chromium is required in CI (apt-get install chromium)")
+    pytest.skip("chromium is not installed")
+
+
+def run_chromium(page: Path, tmp: Path, *extra: str) -> subprocess.CompletedProcess:
+    """Load `page` headless, give its scripts time to run, and return what Chromium printed."""
+    argv = [
+        chromium(),
+        "--headless",
+        "--disable-gpu",
+        "--no-sandbox",
+        "--no-first-run",
+        f"--user-data-dir={tmp / 'profile'}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=10000",
+        "--window-size=1280,1800",
+        *extra,
+        page.as_uri(),
+    ]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+
+def js_errors(stderr: str) -> list[str]:
+    return [
+        ln for ln in stderr.splitlines() if "CONSOLE" in ln and ("Uncaught" in ln or "Error" in ln)
+    ]
+
+
+def check_renders(page: Path, tmp: Path, plots_expected: int) -> None:
+    r = run_chromium(page, tmp, "--dump-dom")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert js_errors(r.stderr) == [], js_errors(r.stderr)
+    assert r.stdout.count('class="main-svg"') >= plots_expected, "plotly did not draw"
+    assert injected(r.stdout) == []
+
+
+@pytest.mark.browser
+def test_index_renders_in_chromium(compiled, tmp_path):
+    reports, index = compiled
+    check_renders(index, tmp_path, 1)
+
+
+@pytest.mark.browser
+def test_notebook_page_renders_in_chromium(compiled, tmp_path):
+    reports, _ = compiled
+    check_renders(reports / "04_attribution.html", tmp_path, 1)
+
+
+@pytest.mark.browser
+def test_screenshot(compiled, tmp_path):
+    _, index = compiled
+    shot = tmp_path / "index.png"
+    r = run_chromium(index, tmp_path, f"--screenshot={shot}")
+    assert r.returncode == 0 and shot.is_file() and shot.stat().st_size > 10_000
+
+
+@pytest.mark.browser
+def test_the_error_check_sees_javascript_errors(tmp_path):
+    page = tmp_path / "broken.html"
+    page.write_text("<html><body><script>undefinedFunction();</script></body></html>")
+    r = run_chromium(page, tmp_path, "--dump-dom")
+    assert any("undefinedFunction" in line for line in js_errors(r.stderr)), r.stderr[-2000:]
