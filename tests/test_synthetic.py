@@ -168,8 +168,9 @@ def test_group_mates_differ_only_in_the_hand_region():
         pa, pb = SignInstance(a, 6).pose(0.3), SignInstance(b, 6).pose(0.3)
         fa, fb = render_frame(sc, pa), render_frame(sc, pb)
         mask = np.zeros((96, 96), bool)
-        hands = [(pa.dominant, False)] + ([(pa.other, True)] if a.hands == 2 else [])
-        for hand, mirror in hands:
+        hands = [(p.dominant, False) for p in (pa, pb)]
+        hands += [(p.other, True) for p in (pa, pb)] if a.hands == 2 else []
+        for hand, mirror in hands:  # the union of both glosses' hand boxes
             x0, y0, x1, y1 = hand_box(sc, hand, mirror)
             mask[max(0, int(y0)) : int(y1) + 2, max(0, int(x0)) : int(x1) + 2] = True
         diff = np.abs(fa.astype(int) - fb.astype(int)).max(-1)

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         command,
         started,
         time.perf_counter() - t0,
-        {"torch threads": threads()},
+        {"torch threads": threads(), **dataset_facts(data)},
     )
     index = compile_report(out, reports, statuses, prov)
     bad = [s for s in statuses if s.status in ("failed", "skipped")]
@@ -170,3 +170,15 @@ def describe(exc: Exception) -> str:
     if ename:
         return f"{ename}: {evalue}"
     return f"{type(exc).__name__}: {exc}"
+
+
+def dataset_facts(data: Path) -> dict:
+    """What the report should say about the data: SignWorld's handshape-blind floor."""
+    from ..io import read_json
+
+    meta = Path(data) / "signworld.json"
+    if not meta.is_file():
+        return {}
+    floor = read_json(meta).get("handshape_blind_floor", {})
+    text = ", ".join(f"{split} {value:.1f} %" for split, value in floor.items())
+    return {"handshape-blind floor (WER of an oracle that reads all but handshape)": text}

@@ -160,7 +160,7 @@ register_preset(
         ),
         student_head=HeadConfig(conv_dim=96, spec="K5-P2-K5", same_padding=True, lstm_hidden=96),
         student_size=16,
-        batch_size=8,
+        batch_size=4,
         lr=1e-3,
         epochs=20,
         alpha=10.0,

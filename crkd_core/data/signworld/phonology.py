@@ -58,8 +58,8 @@ HANDSHAPES: dict[str, Handshape] = {
         _hs("one-pinky-across", "one", "0001", (0, 0, 0, -40)),
         # two fingers
         _hs("two-closed", "two", "0110"),
-        _hs("two-v", "two", "0110", (0, -12, 12, 0)),
-        _hs("two-crossed", "two", "0110", (0, 15, -15, 0)),
+        _hs("two-v", "two", "0110", (0, -30, 30, 0)),
+        _hs("two-crossed", "two", "0110", (0, 28, -28, 0)),
         _hs("two-horns-in", "two", "1001", (24, 0, 0, -28)),
         # three fingers
         _hs("three-imr", "three", "1110", (-10, 0, 10, 0)),
@@ -68,9 +68,9 @@ HANDSHAPES: dict[str, Handshape] = {
         _hs("three-irp-in", "three", "1011", (10, 0, 0, -10)),
         # four fingers
         _hs("four-flat", "four", "1111"),
-        _hs("four-spread", "four", "1111", (-12, -4, 4, 12)),
-        _hs("four-split", "four", "1111", (-8, -8, 8, 8)),
-        _hs("four-converge", "four", "1111", (8, 3, -3, -8)),
+        _hs("four-spread", "four", "1111", (-30, -10, 10, 30)),
+        _hs("four-split", "four", "1111", (-22, -22, 22, 22)),
+        _hs("four-converge", "four", "1111", (22, 8, -8, -22)),
     )
 }
 REST_HANDSHAPE = "fist"
