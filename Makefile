@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 #   make study TORCH_SPEC="torch==2.13.0 --extra-index-url https://download.pytorch.org/whl/cu124"
 TORCH_SPEC ?= torch==2.13.0
 PROFILE ?= default
+JOBS ?= 2  # ablation grid points trained in parallel (one thread each)
 PYTEST_ARGS ?=
 
 .PHONY: venv sysdeps test study lab lint format clean-venv
@@ -28,7 +29,7 @@ test: venv sysdeps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 study: venv
-	$(VENV)/bin/crkd study --profile $(PROFILE)
+	$(VENV)/bin/crkd study --profile $(PROFILE) --jobs $(JOBS)
 
 lab: venv
 	$(PY) -m ipykernel install --sys-prefix --name crkd --display-name "CRKD (.venv)"

@@ -138,9 +138,9 @@ STUDY_PROFILES.register("default")(
         student_epochs=8,
         grid=(
             GridBlock((16, 32), ("none", "both")),
-            GridBlock((16,), ("feature-scale", "feature-recover", "logit")),
+            GridBlock((16,), ("feature-scale", "feature-recover")),
         ),
-        ablation_epochs=4,
+        ablation_epochs=8,  # = student_epochs: 16 px none/both reuse 02's runs
         attribution_sentences=2,
         ig_steps=32,
         profile_frames=32,
