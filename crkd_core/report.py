@@ -1,7 +1,8 @@
 """Compile a study into static HTML: one page per executed notebook, and `index.html`.
 
-Pages are nbconvert's HTML (lab template) with code cells hidden. Each page and the index carry
-plotly.js inline in their head, so they work offline; the template drops the CDN scripts
+Pages are nbconvert's HTML (lab template) with code cells hidden. The pages and the index load
+one shared `plotly.min.js` written beside them (plotly.js inlined in every page would be ~5 MB
+a page), so the folder works offline as a whole; the template drops the CDN scripts
 (require.js, MathJax, mermaid) that the notebooks do not need and that fail offline.
 
 The index is written by hand, and every string in it goes through `html.escape`: glosses and ids
@@ -21,7 +22,7 @@ from .io import atomic_write_text, read_json
 
 PAGE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js -%}
-<script type="text/javascript">{{ resources.crkd_plotlyjs }}</script>
+<script type="text/javascript" src="{{ resources.crkd_plotlyjs_src }}"></script>
 {%- endblock html_head_js -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
@@ -69,11 +70,18 @@ class Provenance:
     extra: dict = field(default_factory=dict)
 
 
+PLOTLY_JS = "plotly.min.js"  # written once beside the pages
+
+
 def plotly_js() -> str:
     """plotly.js, minified, as shipped with the installed plotly."""
     from plotly.offline import get_plotlyjs
 
     return get_plotlyjs()
+
+
+def write_plotly_js(reports: Path) -> Path:
+    return atomic_write_text(reports / PLOTLY_JS, plotly_js())
 
 
 # -- notebook pages ----------------------------------------------------------------------------
@@ -91,12 +99,15 @@ def _exporter():
     )
 
 
-def notebook_page(notebook: str | Path, out: str | Path, js: str | None = None) -> Path:
-    """Convert an executed notebook into an HTML page, with code cells hidden."""
+def notebook_page(notebook: str | Path, out: str | Path) -> Path:
+    """Convert an executed notebook into an HTML page (code hidden) beside plotly.min.js."""
     import nbformat
 
+    out = Path(out)
+    if not (out.parent / PLOTLY_JS).is_file():
+        write_plotly_js(out.parent)
     nb = nbformat.read(str(notebook), as_version=4)
-    body, _ = _exporter().from_notebook_node(nb, resources={"crkd_plotlyjs": js or plotly_js()})
+    body, _ = _exporter().from_notebook_node(nb, resources={"crkd_plotlyjs_src": PLOTLY_JS})
     return atomic_write_text(out, body)
 
 
@@ -207,7 +218,7 @@ def result(
 
 
 def index_page(
-    study_dir: Path, statuses: list[PageStatus], prov: Provenance, js: str | None = None
+    study_dir: Path, statuses: list[PageStatus], prov: Provenance
 ) -> str:
     """The study's index: status, headline table, Pareto plot, pages, provenance."""
     failed = [s for s in statuses if s.status in ("failed", "skipped")]
@@ -223,7 +234,7 @@ def index_page(
     grid_rows, grid_why = result(study_dir, statuses, "03_resolution_ablation", "grid")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>CRKD study ({esc(prov.profile)})</title>
-<script type="text/javascript">{js or plotly_js()}</script><style>{STYLE}</style></head>
+<script type="text/javascript" src="{PLOTLY_JS}"></script><style>{STYLE}</style></head>
 <body><h1>CRKD study: profile {esc(prov.profile)}</h1>{banner}
 <h2>Teacher vs LRINet</h2>{headline_html(head_rows, head_why)}
 <h2>Resolution ablation</h2>{pareto_html(grid_rows, grid_why)}
@@ -242,17 +253,17 @@ def compile_report(
     """
     study_dir, reports = Path(study_dir), Path(reports)
     reports.mkdir(parents=True, exist_ok=True)
-    js = plotly_js()
+    write_plotly_js(reports).chmod(0o644)
     for s in statuses:
         stale = reports / f"{s.notebook}.html"
         stale.unlink(missing_ok=True)  # never leave an older run's page behind
         if s.executed and Path(s.executed).is_file():
-            notebook_page(s.executed, stale, js).chmod(0o644)
+            notebook_page(s.executed, stale).chmod(0o644)
             s.page = stale.name
     record = _json({"provenance": asdict(prov), "notebooks": [asdict(s) for s in statuses]})
     atomic_write_text(study_dir / "study.json", record)  # beside the runs it describes
     atomic_write_text(reports / "study.json", record)
-    index = atomic_write_text(reports / "index.html", index_page(study_dir, statuses, prov, js))
+    index = atomic_write_text(reports / "index.html", index_page(study_dir, statuses, prov))
     for path in (index, reports / "study.json"):
         path.chmod(0o644)  # published pages: readable by all (atomic writes make them 0600)
     return index

@@ -226,7 +226,8 @@ def test_pages_are_offline(compiled):
             and any(str(a.get(k, "")).startswith(("http", "//")) for k in ("src", "href"))
         ]
         assert remote == [], page.name
-        assert len(text) > 1_000_000, page.name  # plotly.js is inline
+        assert '<script type="text/javascript" src="plotly.min.js">' in text, page.name
+    assert (reports / "plotly.min.js").stat().st_size > 1_000_000  # the real plotly.js, local
 
 
 def test_a_notebook_page_hides_code_and_keeps_figures(compiled):
