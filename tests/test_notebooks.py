@@ -54,7 +54,7 @@ def test_profiles_and_default_grid():
     assert len(study.STUDY_PROFILES.get("full").seeds) == 3
     cfg = study.AblationConfig.build(profile="default", data="/tmp/d", study_dir="/tmp/s")
     points = study.grid_points(cfg)
-    assert len(points) == 7 and {p.epochs for p in points} == {4}
+    assert len(points) == 6 and {p.epochs for p in points} == {8}
     smoke = study.AblationConfig.build(profile="smoke", data="/tmp/d", study_dir="/tmp/s")
     assert len(study.grid_points(smoke)) == 2
 
