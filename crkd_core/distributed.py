@@ -57,15 +57,6 @@ def barrier(env: DistEnv) -> None:
         dist.barrier()
 
 
-def broadcast_object(obj, env: DistEnv):
-    """Rank 0's object on every rank."""
-    if not env.enabled:
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
-
-
 def shutdown(env: DistEnv) -> None:
     if env.enabled and dist.is_initialized():
         dist.destroy_process_group()

@@ -78,8 +78,8 @@ class Trainer:
         self.meta = meta  # checkpoint meta (preset, view, vocab, ...)
         self.vocab = vocab
         self.progress = progress and env.is_main and not os.environ.get("CRKD_NO_PROGRESS")
-        params = [p for p in task.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.params = [p for p in task.parameters() if p.requires_grad]  # clipped every step
+        self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.wrapped = DistributedDataParallel(self.task) if env.enabled else self.task
         self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp == "fp16")
         self.state = TrainState(history=[])
@@ -129,8 +129,7 @@ class Trainer:
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + v.item() / len(micro)
         self.scaler.unscale_(self.optimizer)
-        params = [p for g in self.optimizer.param_groups for p in g["params"]]
-        sums["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip))
+        sums["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip))
         self.scaler.step(self.optimizer)
         self.scaler.update()
         return sums

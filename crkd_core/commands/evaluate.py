@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import check_compatible, load_model, meta_view, meta_vocab
+from ..checkpoint import load_model, meta_view, meta_vocab
 from ..distill import CTCTask
 from ..distributed import DistEnv
 from ..errors import CheckpointError
@@ -57,7 +57,6 @@ def run(args) -> int:
     spec = meta_view(meta)
     data_cfg = DataConfig(args.data, args.dataset, args.cache_dir, args.allow_oov)
     layout = open_layout(data_cfg)
-    check_compatible(meta, source, vocab=vocab)
     ds = load_split(layout, data_cfg, args.split, vocab, spec, train=False, seed=0)
     check_ctc_lengths(ds, model.output_lengths)
     role = meta.get("role", "teacher")
