@@ -113,22 +113,6 @@ def meta_view(meta: dict) -> ViewSpec:
     return ViewSpec(**meta["view"])
 
 
-def check_compatible(
-    meta: dict, source: Path, *, preset: str | None = None, vocab: Vocab | None = None
-) -> None:
-    """Refuse a checkpoint trained for another preset or on another vocabulary."""
-    if preset is not None and meta.get("preset") != preset:
-        raise CheckpointError(
-            source, f"checkpoint is for preset {meta.get('preset')!r}, not {preset!r}"
-        )
-    if vocab is not None and meta_vocab(meta, source) != vocab:
-        raise CheckpointError(
-            source,
-            "checkpoint vocabulary differs from the data's "
-            f"({len(meta['vocab']['tokens'])} vs {len(vocab)} tokens)",
-        )
-
-
 def optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
     """Split an optimizer state dict into tensors (for safetensors) and JSON-able rest."""
     sd = opt.state_dict()
