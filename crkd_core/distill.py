@@ -13,7 +13,7 @@ import torch.nn as nn
 
 from .data.dataset import Batch
 from .errors import ConfigError
-from .losses import CTCLoss, FeatureKD, LogitKD, LossTerm, WeightedLoss
+from .losses import CTCLoss, FeatureKD, LogitKD, LossTerm, VisualCTCLoss, WeightedLoss
 from .models.network import SLRNet, SLROutput
 
 KD_MODES = ("none", "feature", "logit", "both")
@@ -28,7 +28,7 @@ class CTCTask(nn.Module):
             raise ConfigError(f"view must be 'teacher' or 'student', not {view!r}")
         self.model = model
         self.view = view
-        self.loss = WeightedLoss([LossTerm("ctc", 1.0, CTCLoss())])
+        self.loss = WeightedLoss([LossTerm("ctc", 1.0, CTCLoss()), *visual_terms(model)])
 
     def inputs(self, batch: Batch) -> torch.Tensor:
         x = batch.video if self.view == "teacher" else batch.student_video
@@ -41,10 +41,17 @@ class CTCTask(nn.Module):
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
         out = self.predict(batch)
-        return self.loss({"ctc": (out, batch.targets, batch.target_lengths)})
+        args = (out, batch.targets, batch.target_lengths)
+        return self.loss({"ctc": args, "ctc_visual": args})
 
     def describe(self) -> str:
         return str(self.loss)
+
+
+def visual_terms(model: SLRNet) -> list[LossTerm]:
+    """The auxiliary visual CTC term when the model's head has one (see `HeadConfig`)."""
+    weight = model.cfg.head.visual_ctc
+    return [LossTerm("ctc_visual", weight, VisualCTCLoss())] if weight > 0 else []
 
 
 def freeze(model: nn.Module) -> nn.Module:
@@ -81,6 +88,7 @@ class Distiller(CTCTask):
         self.loss = WeightedLoss(
             [
                 LossTerm("ctc", 1.0, CTCLoss()),
+                *visual_terms(student),
                 LossTerm("kd_feat", alpha, FeatureKD(feature_kd)),
                 LossTerm("kd_logit", beta, LogitKD(temperature)),
             ]
@@ -93,7 +101,8 @@ class Distiller(CTCTask):
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
         student = self.predict(batch)
-        inputs = {"ctc": (student, batch.targets, batch.target_lengths)}
+        args = (student, batch.targets, batch.target_lengths)
+        inputs = {"ctc": args, "ctc_visual": args}
         if self.kd != "none":
             with torch.no_grad():
                 teacher = self.teacher(batch.video, batch.video_lengths)

@@ -134,10 +134,10 @@ STUDY_PROFILES.register("default")(
         data_profile="default",
         data_seed=0,
         seeds=(0,),
-        teacher_epochs=8,
+        teacher_epochs=12,
         student_epochs=8,
         grid=(
-            GridBlock((16, 32), ("none", "both")),
+            GridBlock((16, 24), ("none", "both")),
             GridBlock((16,), ("feature-scale", "feature-recover")),
         ),
         ablation_epochs=8,  # = student_epochs: 16 px none/both reuse 02's runs

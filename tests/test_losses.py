@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 
@@ -7,7 +9,7 @@ from crkd_core.errors import ConfigError
 from crkd_core.losses import FeatureKD, LogitKD
 from crkd_core.losses.ctc import ctc_min_length
 from crkd_core.models import build_student, build_teacher
-from crkd_core.models.network import SLROutput
+from crkd_core.models.network import NetConfig, SLRNet, SLROutput
 
 
 def out(logits, lengths, fmap=None):
@@ -92,3 +94,36 @@ def test_ctc_task_views():
     b.student_video = None
     with pytest.raises(ConfigError, match="no student view"):
         CTCTask(build_student("cpu", 5), "student")(b)
+
+
+def with_visual_ctc(model, weight=0.5):
+    """The same network with a visual-CTC head (VAC's auxiliary classifier before the BiLSTM)."""
+    cfg = dataclasses.replace(
+        model.cfg, head=dataclasses.replace(model.cfg.head, visual_ctc=weight)
+    )
+    return SLRNet(cfg, model.num_classes)
+
+
+def test_visual_ctc_is_a_training_term_only():
+    model = with_visual_ctc(build_teacher("cpu", 5), 0.5)
+    task = CTCTask(model, "teacher")
+    assert str(task.loss) == "L = 1*CTC + 0.5*CTC_visual"
+    task.train()
+    batch = tiny_batch()
+    out = model(batch.video, batch.video_lengths)
+    assert out.features["visual_logits"].shape == out.logits.shape
+    losses = task(batch)
+    assert set(losses) == {"ctc", "ctc_visual", "total"}
+    assert torch.allclose(losses["total"], losses["ctc"] + 0.5 * losses["ctc_visual"])
+    assert not torch.allclose(losses["ctc"], losses["ctc_visual"])  # two classifiers
+    losses["total"].backward()
+    assert model.head.visual.weight.grad.abs().sum() > 0
+    model.eval()  # inference and export see the BiLSTM's logits only
+    assert "visual_logits" not in model(batch.video, batch.video_lengths).features
+
+
+def test_head_config_without_visual_ctc_still_loads():
+    """Checkpoints written before the field existed have no `visual_ctc` in their meta."""
+    cfg = build_teacher("cpu", 5).cfg.to_dict()
+    del cfg["head"]["visual_ctc"]
+    assert NetConfig.from_dict(cfg).head.visual_ctc == 0.0

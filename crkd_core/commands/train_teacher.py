@@ -26,6 +26,14 @@ def add_arguments(p) -> None:
         help="a local ImageNet ResNet-18 state dict (.pth or .safetensors) for the "
         "trunk (paper preset); never downloaded",
     )
+    p.add_argument(
+        "--visual-ctc",
+        type=float,
+        default=None,
+        metavar="W",
+        help="weight of the auxiliary CTC on the 1D-conv features, before the BiLSTM "
+        "(VAC's visual alignment constraint; training only); default: the preset's",
+    )
 
 
 def run(args) -> int:
@@ -33,7 +41,7 @@ def run(args) -> int:
     layout = open_layout(DataConfig(args.data, args.dataset))
     vocab = build_vocab(layout, args.vocab)
     seed_everything(args.seed)
-    model = build_teacher(preset, len(vocab))
+    model = build_teacher(preset, len(vocab), args.visual_ctc)
     if args.pretrained:
         from ..models.pretrained import load_resnet18_trunk
 

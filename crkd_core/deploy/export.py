@@ -58,7 +58,7 @@ class SingleClipForward(nn.Module):
         nb = Neighbours(prev=torch.remainder(idx - 1, n + 1), next=idx + 1)
         fmap = self.model.trunk(frames, nb)  # (T, C, h, w)
         seq = fmap.mean(dim=(2, 3)).unsqueeze(0)  # (T, C) -> (1, T, C)
-        logits, _ = self.model.head(seq, lengths)
+        logits = self.model.head(seq, lengths)[0]
         return logits, self.model.output_lengths(lengths)
 
 

@@ -40,6 +40,23 @@ class CTCLoss(nn.Module):
         return "CTC"
 
 
+class VisualCTCLoss(CTCLoss):
+    """CTC on `features["visual_logits"]`, the head's classifier before its BiLSTM (VAC's
+    visual alignment constraint, Min et al., ICCV 2021). It trains the frame trunk on local
+    evidence; the BiLSTM's logits stay the model's output."""
+
+    name = "visual CTC"
+
+    def forward(
+        self, out: SLROutput, targets: torch.Tensor, target_lengths: torch.Tensor
+    ) -> torch.Tensor:
+        visual = SLROutput(out.features["visual_logits"], out.lengths)
+        return super().forward(visual, targets, target_lengths)
+
+    def __str__(self) -> str:
+        return "CTC_visual"
+
+
 def ctc_min_length(targets: list[int]) -> int:
     """Fewest output frames CTC needs for a label: its length plus one blank per repeat."""
     repeats = sum(1 for a, b in zip(targets, targets[1:], strict=False) if a == b)

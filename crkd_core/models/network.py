@@ -42,6 +42,9 @@ class HeadConfig:
     same_padding: bool = False
     lstm_hidden: int = 512  # per direction
     lstm_layers: int = 2
+    # weight of an auxiliary CTC on a classifier over the 1D-conv features, before the BiLSTM
+    # (the visual alignment constraint of VAC, Min et al. 2021); 0 = none. See `visual_logits`.
+    visual_ctc: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,8 @@ class SLROutput:
     logits: torch.Tensor  # (B, T', V) unnormalised scores
     lengths: torch.Tensor  # (B,) valid T' per clip
     features: dict[str, torch.Tensor] = field(default_factory=dict)
-    # "frame_map": (N, C, h, w) packed valid frames; "frame_vec": (N, C); "temporal": (B, T', D)
+    # "frame_map": (N, C, h, w) packed valid frames; "frame_vec": (N, C); "temporal": (B, T', D);
+    # "visual_logits": (B, T', V) in training when the head has `visual_ctc`
 
 
 class FrameTrunk(nn.Module):
@@ -114,12 +118,19 @@ class TemporalHead(nn.Module):
         self.conv = TemporalConv(cin, cfg.conv_dim, cfg.spec, cfg.same_padding)
         self.lstm = BiLSTM(cfg.conv_dim, cfg.lstm_hidden, cfg.lstm_layers)
         self.classifier = nn.Linear(2 * cfg.lstm_hidden, num_classes)
+        # Training-time only: glosses read from local visual features, without the BiLSTM's
+        # context, so that the frame trunk cannot lean on the sentence for fine detail.
+        self.visual = nn.Linear(cfg.conv_dim, num_classes) if cfg.visual_ctc > 0 else None
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.conv(x, lengths)
+    def forward(
+        self, x: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(logits, BiLSTM features, visual logits or None), all (B, T', .)."""
+        conv = self.conv(x, lengths)
         out_lengths = self.conv.output_lengths(lengths)
-        x = self.lstm(x, out_lengths)
-        return self.classifier(x), x
+        x = self.lstm(conv, out_lengths)
+        visual = self.visual(conv) if self.visual is not None and self.training else None
+        return self.classifier(x), x, visual
 
 
 class SLRNet(nn.Module):
@@ -147,6 +158,8 @@ class SLRNet(nn.Module):
 
     def forward(self, video: torch.Tensor, lengths: torch.Tensor) -> SLROutput:
         feats = self.forward_features(video, lengths)
-        logits, temporal = self.head(feats.pop("sequence"), lengths)
+        logits, temporal, visual = self.head(feats.pop("sequence"), lengths)
         feats["temporal"] = temporal
+        if visual is not None:
+            feats["visual_logits"] = visual
         return SLROutput(logits, self.output_lengths(lengths), feats)

@@ -7,7 +7,9 @@ and a narrower head of the same design.
 
 `cpu`: the same design, small enough to train in minutes on 2 CPU cores: the teacher sees 64 px
 (4x4x128 map), LRINet 16 px. Clips are short, so the temporal head keeps more frames
-(K5-P2-K5 with same padding: T' = T // 2).
+(K5-P2-K5 with same padding: T' = T // 2). Its teacher also trains with VAC's visual CTC (an
+auxiliary classifier before the BiLSTM, weight 1); `crkd train-teacher --visual-ctc W` sets
+the weight for any preset (the `paper` teacher has none by default).
 
 LRINet's strides follow from its input size: the stem and stages downsample until the map
 reaches the teacher's size (`scale`), or half of it (`recover`, the ResKD-style baseline whose
@@ -84,9 +86,17 @@ def build_student_config(
     return NetConfig("student", variant, size, trunk, preset.student_head)
 
 
-def build_teacher(preset: str | Preset, num_classes: int) -> SLRNet:
+def build_teacher(
+    preset: str | Preset, num_classes: int, visual_ctc: float | None = None
+) -> SLRNet:
+    """The preset's teacher; `visual_ctc` overrides the weight of its auxiliary visual CTC."""
     p = PRESETS.get(preset) if isinstance(preset, str) else preset
-    return SLRNet(p.teacher, num_classes)
+    cfg = p.teacher
+    if visual_ctc is not None:
+        if visual_ctc < 0:
+            raise ConfigError(f"the visual CTC weight must be >= 0, got {visual_ctc}")
+        cfg = replace(cfg, head=replace(cfg.head, visual_ctc=float(visual_ctc)))
+    return SLRNet(cfg, num_classes)
 
 
 def build_student(
@@ -145,7 +155,11 @@ register_preset(
                 stem_kernel=3,
                 maxpool=True,
             ),
-            HeadConfig(conv_dim=128, spec="K5-P2-K5", same_padding=True, lstm_hidden=128),
+            # visual CTC (VAC): without it, CTC alone left the trunk blind to handshapes on
+            # SignWorld within the study's budget (the BiLSTM settles for the group's prior)
+            HeadConfig(
+                conv_dim=128, spec="K5-P2-K5", same_padding=True, lstm_hidden=128, visual_ctc=1.0
+            ),
         ),
         # LRINet: narrower stages, then a 1x1 projection to the teacher's 128 channels, so its
         # 4x4x128 map matches the teacher's at a fraction of the cost

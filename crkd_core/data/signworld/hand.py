@@ -1,11 +1,14 @@
 """SignWorld hands: the geometry of a hand pose, and how it is drawn.
 
 SignWorld is this project's invention. A hand is a palm (a rounded rectangle), a folded thumb
-across it (the same in every handshape), and four finger strokes. A stroke is FINGER_W = 2.7
-reference px wide plus a dark outline (3.7 px in all at 96 px: about 2.5 px in the teacher's 64 px
-view, under 1 px in the student's 16 px view). Extended fingers are lighter than the palm; folded
-ones show as palm-coloured knuckles. The whole hand spans about 22 reference px, a quarter of the
-frame.
+across it (the same in every handshape), and four finger strokes. A stroke is FINGER_W = 2.4
+reference px wide plus a dark outline: 3.4 px in all at hand scale 1. Signers draw their hands at
+scale 1.32 to 1.5 (see `signer`), so a stroke is about 4.8 reference px: about 3.6 px in the
+teacher's 64 px view (resize 96 -> 72, crop 64) and 0.9 px in the student's 16 px view. Extended
+fingers are much lighter than the palm, with dark outlines; folded ones show as palm-coloured
+knuckles. The whole hand spans about 31 reference px, a third of the frame.
+
+`benchmarks/handshape_probe.py` measures how well a trunk reads handshapes from single frames.
 
 Coordinates: "local" is (u across the palm toward the thumb, v along the fingers), in reference
 px at hand scale 1; "body" is reference px from the signer's chin (see `motion`).
@@ -23,7 +26,7 @@ from PIL import ImageDraw
 from .motion import HandPose
 
 PALM_W, PALM_H = 13.0, 10.0
-FINGER_W, OUTLINE = 2.7, 0.5
+FINGER_W, OUTLINE = 2.4, 0.5
 FINGER_SLOTS = np.array([5.1, 1.7, -1.7, -5.1])  # index..pinky, across the palm
 FINGER_LEN = np.array([10.0, 11.0, 10.0, 8.5])
 STUB_LEN = 2.5  # a folded finger shows as a knuckle

@@ -2,8 +2,9 @@
 
 SignWorld is this project's invention, not a public corpus. Each gloss is a bundle of the
 phonological parameters of sign languages. Location, movement, hands and orientation are COARSE
-(visible at any resolution). Handshape is FINE: finger strokes about 3 px wide in a 96 px frame,
-so about 2 px in the teacher's 64 px view and under 1 px in the student's 16 px view.
+(visible at any resolution). Handshape is FINE: finger strokes about 4.8 px wide in a 96 px frame
+(see `hand`), so about 3.6 px in the teacher's 64 px view and under 1 px in the student's 16 px
+view.
 
 Glosses that share (location, movement, hands, orientation) form a *group* and differ only in
 handshape. The handshapes of a group come from one *family*: the same number of extended fingers,

@@ -136,8 +136,8 @@ def _colours(signer: Signer, rng: np.random.Generator) -> dict[str, tuple[int, i
     table = {
         "skin": skin,
         "palm": skin * 0.86,
-        "finger": skin * 1.12 + 12,
-        "outline": skin * 0.42,
+        "finger": skin * 1.2 + 40,
+        "outline": skin * 0.3,
         "hair": np.array([40.0, 30.0, 25.0]) + rng.uniform(0, 60) * np.array([1.0, 0.8, 0.5]),
         "cloth": cloth,
         "sleeve": cloth * 1.15 + 8,

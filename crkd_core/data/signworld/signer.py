@@ -28,7 +28,7 @@ class Signer:
     texture: str
     texture_seed: int
     body_scale: float  # head and torso size
-    hand_scale: float  # hand size relative to the body
+    hand_scale: float  # hand size relative to the body (large: fingers must show at 64 px)
     body_dx: float  # horizontal position of the midline, from the frame centre
     body_dy: float  # vertical position of the chin, from its nominal place
     speed: float  # > 1 signs more slowly (more frames per sign)
@@ -53,7 +53,7 @@ def sample_signer(rng: np.random.Generator, index: int) -> Signer:
         texture=TEXTURES[rng.integers(len(TEXTURES))],
         texture_seed=int(rng.integers(2**31)),
         body_scale=float(rng.uniform(0.94, 1.06)),
-        hand_scale=float(rng.uniform(0.95, 1.08)),
+        hand_scale=float(rng.uniform(1.32, 1.5)),
         body_dx=float(rng.uniform(-4, 4)),
         body_dy=float(rng.uniform(-2.5, 2.5)),
         speed=float(rng.uniform(0.8, 1.2)),
