@@ -4,7 +4,7 @@ A study executes the notebooks 00-05 in order on one dataset, and keeps everythi
 (default `runs/study-<profile>/`):
 
     <study>/data/                           SignWorld, unless `--data` names another root
-    <study>/runs/teacher-e8-seed0/          training runs (crkd_core run folders)
+    <study>/runs/teacher-e12-seed0/         training runs (crkd_core run folders)
     <study>/runs/crkd-s16-e8-seed0/         LRINet with KD (both terms, feature KD at scale)
     <study>/runs/nokd-s16-e8-seed0/         LRINet without KD
     <study>/runs/ablation/s16-logit-e4-seed0/  other grid points (both/none are named as above)
@@ -537,25 +537,38 @@ def evaluate_split(run: Path, data: str | Path, split: str) -> dict:
 
 
 def wer_table(runs: dict[str, Path], data: str | Path, splits=("dev", "test")):
-    """Dev and test WER with S/D/I of each run, as a DataFrame."""
+    """Dev and test WER with S/D/I of each run, as a DataFrame; on SignWorld also the
+    handshape-blind floor of the split (a model below it reads handshapes)."""
     import pandas as pd
 
+    floor = signworld_floor(data)
     rows = []
     for name, run in runs.items():
         for split in splits:
             e = evaluate_split(run, data, split)
-            rows.append(
-                {
-                    "model": name,
-                    "split": split,
-                    "WER %": round(e["wer"], 2),
-                    "S": e["sub"],
-                    "D": e["del"],
-                    "I": e["ins"],
-                    "N": e["n_ref"],
-                }
-            )
+            row = {
+                "model": name,
+                "split": split,
+                "WER %": round(e["wer"], 2),
+                "S": e["sub"],
+                "D": e["del"],
+                "I": e["ins"],
+                "N": e["n_ref"],
+            }
+            if split in floor:
+                row["handshape-blind floor %"] = round(floor[split], 1)
+            rows.append(row)
     return pd.DataFrame(rows)
+
+
+def signworld_floor(data: str | Path) -> dict[str, float]:
+    """The handshape-blind floor per split, or {} when `data` is not a SignWorld dataset."""
+    from .data.synthetic import METADATA_FILE, read_metadata
+
+    root = resolve_path(data)
+    if not (root / METADATA_FILE).is_file():
+        return {}
+    return read_metadata(root).get("handshape_blind_floor", {})
 
 
 def predictions(run: Path, split: str) -> tuple[list[list[str]], list[list[str]], list[str]]:

@@ -278,6 +278,14 @@ def test_floor_from_disk_matches_metadata(tiny_root: Path):
     assert 0 < SignWorld(tiny_root).handshape_blind_floor("test") <= 100
 
 
+def test_study_tables_find_the_floor_of_signworld_only(tiny_root: Path, tmp_path: Path):
+    from crkd_core import study
+
+    floor = study.signworld_floor(tiny_root)
+    assert floor["dev"] == pytest.approx(handshape_blind_floor(tiny_root, "dev"))
+    assert study.signworld_floor(tmp_path) == {}  # not SignWorld: no floor column
+
+
 # --- command line -------------------------------------------------------------------------------
 
 
