@@ -43,10 +43,11 @@ TABLE = build_gloss_table()
 GROUPS = torch.tensor([g.group for g in TABLE])
 
 
-def draw_frames(n: int, seed: int, signers: int, preset) -> tuple[dict, torch.Tensor]:
-    """`n` mid-sign frames (96 px, as `crkd synth` draws them) -> both views and gloss labels."""
+def draw_frames(n: int, seed: int, pool: list, preset) -> tuple[dict, torch.Tensor]:
+    """`n` mid-sign frames (96 px, as `crkd synth` draws them) by the signers of `pool` -> both
+    views and gloss labels."""
     rng = np.random.default_rng(seed)
-    pool = [sample_signer(np.random.default_rng([seed, 1, i]), i) for i in range(1, signers + 1)]
+    signers = len(pool)
     frames, labels = [], []
     for _ in range(n):
         g = int(rng.integers(len(TABLE)))
@@ -142,8 +143,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     preset = PRESETS.get(args.preset)
     t0 = time.perf_counter()
-    train_views, ytr = draw_frames(args.train_frames, args.seed * 2 + 1, args.signers, preset)
-    test_views, yte = draw_frames(args.test_frames, args.seed * 2 + 2, args.signers, preset)
+    # train and test frames share their signers, as SignWorld's train, dev and test do
+    pool = [sample_signer(np.random.default_rng([args.seed, i]), i) for i in range(args.signers)]
+    train_views, ytr = draw_frames(args.train_frames, args.seed * 2 + 1, pool, preset)
+    test_views, yte = draw_frames(args.test_frames, args.seed * 2 + 2, pool, preset)
     print(
         f"drew {args.train_frames} + {args.test_frames} frames in {time.perf_counter() - t0:.0f} s"
     )
