@@ -14,7 +14,10 @@ pytestmark = pytest.mark.slow
 CRKD = str(Path(sys.executable).parent / "crkd")
 TORCHRUN = str(Path(sys.executable).parent / "torchrun")
 # BatchNorm statistics are per process (batch 4 instead of 8), so the trajectories are close,
-# not identical; measured here: 0.3-0.4 % apart over two epochs.
+# not identical; measured here: the CTC term 0.05-0.4 % apart over two epochs. The teacher's
+# auxiliary visual CTC reads BatchNorm-ed conv features without the BiLSTM and moves more with
+# the micro-batch: 4-7 % between 1x8 and 2x4, and 2-4 % between 1x8 and one process with
+# batch 4 and --grad-accum 2, so the comparison is on the model's own CTC term.
 RTOL = 0.02
 
 
@@ -29,7 +32,7 @@ def train(args, data, out, nproc=1):
         timeout=600,
     )
     assert r.returncode == 0, r.stdout + r.stderr
-    return [row["train_total"] for row in map(_json, (out / "log.jsonl").read_text().splitlines())]
+    return [row["train_ctc"] for row in map(_json, (out / "log.jsonl").read_text().splitlines())]
 
 
 def _json(line):
