@@ -144,7 +144,8 @@ def main() -> None:
     preset = PRESETS.get(args.preset)
     t0 = time.perf_counter()
     # train and test frames share their signers, as SignWorld's train, dev and test do
-    pool = [sample_signer(np.random.default_rng([args.seed, i]), i) for i in range(args.signers)]
+    signers = range(1, args.signers + 1)  # 1-based, as Signer01..
+    pool = [sample_signer(np.random.default_rng([args.seed, i]), i) for i in signers]
     train_views, ytr = draw_frames(args.train_frames, args.seed * 2 + 1, pool, preset)
     test_views, yte = draw_frames(args.test_frames, args.seed * 2 + 2, pool, preset)
     print(
@@ -175,8 +176,12 @@ def main() -> None:
             args.seed,
         )
         best = max(history, key=lambda h: h["gloss_acc"])
-        result["probes"][view] = {"size": sizes[view], "final": history[-1], "best": best}
-        result["probes"][view]["history"] = history
+        result["probes"][view] = {
+            "size": sizes[view],
+            "final": history[-1],
+            "best": best,
+            "history": history,
+        }
     if args.teacher_run:
         model, _ = load_model(args.teacher_run)
         frozen = linear_on_frozen(

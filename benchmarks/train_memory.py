@@ -39,26 +39,35 @@ def estimate(model: torch.nn.Module, size: int, frames: int, batch_frames: int) 
     act = saved_bytes(model, size, frames)
     per_frame = act / frames
     gib = 2**30
-    return {"input_size": size, "params_mib": params / 2**20,
-            "weights_grads_adam_gib": 4 * params / gib,
-            "activations_per_frame_mib": per_frame / 2**20,
-            "batch_frames": batch_frames,
-            "fp32_total_gib": (4 * params + per_frame * batch_frames) / gib}
+    return {
+        "input_size": size,
+        "params_mib": params / 2**20,
+        "weights_grads_adam_gib": 4 * params / gib,
+        "activations_per_frame_mib": per_frame / 2**20,
+        "batch_frames": batch_frames,
+        "fp32_total_gib": (4 * params + per_frame * batch_frames) / gib,
+    }
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="paper")
     p.add_argument("--frames", type=int, default=16, help="clip length measured")
-    p.add_argument("--batch-frames", type=int, default=280,
-                   help="frames in one training batch (PHOENIX: batch 2 x ~140 frames)")
+    p.add_argument(
+        "--batch-frames",
+        type=int,
+        default=280,
+        help="frames in one training batch (PHOENIX: batch 2 x ~140 frames)",
+    )
     p.add_argument("--classes", type=int, default=1296)
     args = p.parse_args()
     torch.manual_seed(0)
     teacher = build_teacher(args.preset, args.classes)
     student = build_student(args.preset, args.classes)
-    out = {"teacher": estimate(teacher, teacher.cfg.input_size, args.frames, args.batch_frames),
-           "lrinet": estimate(student, student.cfg.input_size, args.frames, args.batch_frames)}
+    out = {
+        "teacher": estimate(teacher, teacher.cfg.input_size, args.frames, args.batch_frames),
+        "lrinet": estimate(student, student.cfg.input_size, args.frames, args.batch_frames),
+    }
     # distillation also runs the frozen teacher forward, without saving activations
     out["distill_extra_teacher_weights_gib"] = out["teacher"]["params_mib"] / 1024
     print(json.dumps(out, indent=2))

@@ -2,7 +2,8 @@
 
 Pages are nbconvert's HTML (lab template) with code cells hidden. The pages and the index load
 one shared `plotly.min.js` written beside them (plotly.js inlined in every page would be ~5 MB
-a page), so the folder works offline as a whole; the template drops the CDN scripts
+a page), and the pages one shared `notebook.css` (nbconvert's stylesheet, ~270 kB a page
+inlined), so the folder works offline as a whole; the template drops the CDN scripts
 (require.js, MathJax, mermaid) that the notebooks do not need and that fail offline.
 
 The index is written by hand, and every string in it goes through `html.escape`: glosses and ids
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import html
 import platform
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,12 +26,23 @@ PAGE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js -%}
 <script type="text/javascript" src="{{ resources.crkd_plotlyjs_src }}"></script>
 {%- endblock html_head_js -%}
+{%- block notebook_css -%}
+<link rel="stylesheet" type="text/css" href="{{ resources.crkd_css_href }}"/>
+{%- endblock notebook_css -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 {%- block body_header -%}
 {{ super() }}
 <nav class="crkd-nav"><a href="index.html">&larr; study index</a></nav>
 {%- endblock body_header -%}
+"""
+
+# The stylesheet that the lab template would inline in every page, rendered on its own.
+CSS_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block header -%}{{ self.notebook_css() }}{%- endblock header -%}
+{%- block body_header -%}{%- endblock body_header -%}
+{%- block body_footer -%}{%- endblock body_footer -%}
+{%- block footer -%}{%- endblock footer -%}
 """
 
 STYLE = """
@@ -71,6 +84,7 @@ class Provenance:
 
 
 PLOTLY_JS = "plotly.min.js"  # written once beside the pages
+PAGE_CSS = "notebook.css"  # likewise
 
 
 def plotly_js() -> str:
@@ -80,34 +94,47 @@ def plotly_js() -> str:
     return get_plotlyjs()
 
 
-def write_plotly_js(reports: Path) -> Path:
-    return atomic_write_text(reports / PLOTLY_JS, plotly_js())
+def write_assets(reports: Path) -> None:
+    """plotly.min.js and notebook.css, shared by every page, readable by all."""
+    atomic_write_text(reports / PLOTLY_JS, plotly_js()).chmod(0o644)
+    atomic_write_text(reports / PAGE_CSS, page_css()).chmod(0o644)
 
 
 # -- notebook pages ----------------------------------------------------------------------------
-def _exporter():
+def _exporter(template: str = "crkd_page.html.j2"):
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
 
     return HTMLExporter(
         template_name="lab",
-        template_file="crkd_page.html.j2",
-        extra_loaders=[DictLoader({"crkd_page.html.j2": PAGE_TEMPLATE})],
+        template_file=template,
+        extra_loaders=[
+            DictLoader({"crkd_page.html.j2": PAGE_TEMPLATE, "crkd_css.j2": CSS_TEMPLATE})
+        ],
         exclude_input=True,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
 
 
+def page_css() -> str:
+    """The lab template's page stylesheet, as plain CSS (its <style> blocks joined)."""
+    import nbformat
+
+    fragment, _ = _exporter("crkd_css.j2").from_notebook_node(nbformat.v4.new_notebook())
+    return "\n".join(re.findall(r"<style[^>]*>(.*?)</style>", fragment, re.S))
+
+
 def notebook_page(notebook: str | Path, out: str | Path) -> Path:
-    """Convert an executed notebook into an HTML page (code hidden) beside plotly.min.js."""
+    """Convert an executed notebook into an HTML page (code hidden) beside the shared assets."""
     import nbformat
 
     out = Path(out)
-    if not (out.parent / PLOTLY_JS).is_file():
-        write_plotly_js(out.parent)
+    if not (out.parent / PLOTLY_JS).is_file() or not (out.parent / PAGE_CSS).is_file():
+        write_assets(out.parent)
     nb = nbformat.read(str(notebook), as_version=4)
-    body, _ = _exporter().from_notebook_node(nb, resources={"crkd_plotlyjs_src": PLOTLY_JS})
+    resources = {"crkd_plotlyjs_src": PLOTLY_JS, "crkd_css_href": PAGE_CSS}
+    body, _ = _exporter().from_notebook_node(nb, resources=resources)
     return atomic_write_text(out, body)
 
 
@@ -217,9 +244,7 @@ def result(
     return read_json(path), ""
 
 
-def index_page(
-    study_dir: Path, statuses: list[PageStatus], prov: Provenance
-) -> str:
+def index_page(study_dir: Path, statuses: list[PageStatus], prov: Provenance) -> str:
     """The study's index: status, headline table, Pareto plot, pages, provenance."""
     failed = [s for s in statuses if s.status in ("failed", "skipped")]
     banner = (
@@ -253,7 +278,7 @@ def compile_report(
     """
     study_dir, reports = Path(study_dir), Path(reports)
     reports.mkdir(parents=True, exist_ok=True)
-    write_plotly_js(reports).chmod(0o644)
+    write_assets(reports)
     for s in statuses:
         stale = reports / f"{s.notebook}.html"
         stale.unlink(missing_ok=True)  # never leave an older run's page behind

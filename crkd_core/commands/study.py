@@ -174,11 +174,10 @@ def describe(exc: Exception) -> str:
 
 def dataset_facts(data: Path) -> dict:
     """What the report should say about the data: SignWorld's handshape-blind floor."""
-    from ..io import read_json
+    from ..study import signworld_floor
 
-    meta = Path(data) / "signworld.json"
-    if not meta.is_file():
+    floor = signworld_floor(data)
+    if not floor:
         return {}
-    floor = read_json(meta).get("handshape_blind_floor", {})
     text = ", ".join(f"{split} {value:.1f} %" for split, value in floor.items())
     return {"handshape-blind floor (WER of an oracle that reads all but handshape)": text}
