@@ -16,7 +16,7 @@ from .errors import CRKDError
 
 COMMANDS = {
     "synth": "Draw the SignWorld synthetic dataset in the PHOENIX-2014 layout.",
-    "train-teacher": "Train the high-resolution teacher with CTC.",
+    "train-teacher": "Train the high-resolution teacher with CTC (and the preset's visual CTC).",
     "distill": "Train LRINet on low-resolution input, distilled from a frozen teacher.",
     "evaluate": "Evaluate a run on a split and write eval-<split>-<decoder>.json.",
     "profile": "Params, GMACs per frame and measured fps of teacher and LRINet, side by side.",

@@ -1,4 +1,6 @@
-"""`crkd train-teacher`: the high-resolution teacher, trained with CTC alone."""
+"""`crkd train-teacher`: the high-resolution teacher, trained with CTC (no teacher above it).
+
+The `cpu` preset adds VAC's auxiliary visual CTC; `--visual-ctc W` sets its weight."""
 
 from __future__ import annotations
 

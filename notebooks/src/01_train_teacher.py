@@ -6,7 +6,8 @@
 # # 01 · Train the teacher
 #
 # The high-resolution teacher (cpu preset: 64 px, ResBlockT trunk, temporal convolutions and a
-# BiLSTM) trained with CTC alone. It is frozen afterwards and teaches LRINet in 02. A complete
+# BiLSTM) trained with CTC, plus VAC's visual CTC on the convolutions before the BiLSTM
+# (`ctc_visual`, training only). It is frozen afterwards and teaches LRINet in 02. A complete
 # run is reused; a partial one is resumed.
 
 # %% tags=["parameters"]
