@@ -16,7 +16,7 @@ from safetensors.torch import load_file, save_file
 
 from .data.transforms import ViewSpec
 from .data.vocab import Vocab
-from .errors import CheckpointError
+from .errors import CheckpointError, ConfigError, VocabError
 from .io import atomic_write, atomic_write_json
 from .models.network import NetConfig, SLRNet
 
@@ -79,20 +79,88 @@ def save_model(run: Path, model: SLRNet, meta: dict, name: str = "checkpoint") -
     atomic_write_json(run / f"{name}.json", meta)
 
 
+# key -> the type its value must have; ints exclude bool (json `true` is not a size).
+META_TYPES = {
+    "preset": str,
+    "net": dict,
+    "input_size": int,
+    "view": dict,
+    "vocab": dict,
+    "num_classes": int,
+}
+ROLES = ("teacher", "student")
+
+
+def check_meta(meta: dict, path: Path) -> None:
+    """Refuse a meta with a missing key, a value of the wrong type or an unusable vocabulary."""
+    for key, kind in META_TYPES.items():
+        if key not in meta:
+            raise CheckpointError(path, f"checkpoint meta has no {key!r} key (damaged or edited?)")
+        value = meta[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise CheckpointError(
+                path, f"checkpoint meta {key!r} is {type(value).__name__}, expected {kind.__name__}"
+            )
+    role = meta.get("role", meta["net"].get("role"))
+    if role not in ROLES or meta["net"].get("role", role) != role:
+        raise CheckpointError(
+            path,
+            f"checkpoint meta role {role!r} (net: {meta['net'].get('role')!r}) is not "
+            f"one of {', '.join(ROLES)}",
+        )
+    vocab = meta_vocab(meta, path)
+    if len(vocab) != meta["num_classes"]:
+        raise CheckpointError(
+            path,
+            f"the vocabulary has {len(vocab)} tokens but the classifier has "
+            f"{meta['num_classes']} classes: the vocabulary does not belong to these weights",
+        )
+    meta_view(meta, path)
+
+
+def check_finite(state: dict[str, torch.Tensor], path: Path) -> None:
+    """Refuse weights that hold NaN or Inf: such a model can only decode garbage."""
+    for key, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise CheckpointError(
+                path,
+                f"tensor {key!r} holds {bad} NaN or Inf values of {tensor.numel()}: the "
+                "model is broken (a diverged or damaged training); retrain or use another run",
+            )
+
+
 def load_model(
-    run: Path, name: str = "checkpoint", map_location: str = "cpu"
+    run: Path, name: str = "checkpoint", map_location: str = "cpu", expect_role: str | None = None
 ) -> tuple[SLRNet, dict]:
-    """Rebuild a model from a run folder: (model in eval mode, meta)."""
+    """Rebuild a model from a run folder: (model in eval mode, meta).
+
+    Args:
+        run: the run folder with `<name>.json` and `<name>.safetensors`.
+        name: the checkpoint's file stem.
+        map_location: the device to move the model to.
+        expect_role: "teacher" or "student" to refuse a run of the other role (e.g. a student
+            run given as `--teacher`); None accepts either.
+
+    Raises:
+        CheckpointError: naming the file, for a missing, damaged or inconsistent meta, weights
+            that do not fit it or hold NaN/Inf, or a run of the wrong role.
+    """
     run = Path(run)
-    meta = load_meta(run / f"{name}.json")
+    meta_path = run / f"{name}.json"
+    meta = load_meta(meta_path)
+    check_meta(meta, meta_path)
+    if expect_role is not None and meta["net"]["role"] != expect_role:
+        raise CheckpointError(
+            meta_path, f"this is a {meta['net']['role']} run, but a {expect_role} run is needed"
+        )
     try:
         cfg = NetConfig.from_dict(meta["net"])
-        model = SLRNet(cfg, int(meta["num_classes"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(
-            run / f"{name}.json", f"meta does not describe a network: {exc}"
-        ) from exc
+        model = SLRNet(cfg, meta["num_classes"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(meta_path, f"meta does not describe a network: {exc!r}") from exc
     state = load_weights(run / f"{name}.safetensors")
+    check_finite(state, run / f"{name}.safetensors")
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
@@ -103,14 +171,19 @@ def load_model(
 
 
 def meta_vocab(meta: dict, source: Path) -> Vocab:
+    if "vocab" not in meta:
+        raise CheckpointError(source, "checkpoint has no vocabulary")
     try:
         return Vocab.from_json(meta["vocab"], str(source))
-    except KeyError as exc:
-        raise CheckpointError(source, "checkpoint has no vocabulary") from exc
+    except VocabError as exc:
+        raise CheckpointError(source, f"checkpoint vocabulary is unusable: {exc.cause}") from exc
 
 
-def meta_view(meta: dict) -> ViewSpec:
-    return ViewSpec(**meta["view"])
+def meta_view(meta: dict, source: Path | str = "checkpoint.json") -> ViewSpec:
+    try:
+        return ViewSpec(**meta["view"])
+    except (KeyError, TypeError, ConfigError) as exc:
+        raise CheckpointError(source, f"checkpoint view spec is unusable: {exc}") from exc
 
 
 def optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:

@@ -11,6 +11,7 @@ import argparse
 import importlib
 import os
 import sys
+import traceback
 
 from .errors import CRKDError
 
@@ -60,9 +61,63 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(only=command).parse_args(argv)
     try:
         return int(importlib.import_module(module_name(args.command)).run(args) or 0)
-    except CRKDError as exc:
-        print(f"crkd {args.command}: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"crkd {args.command}: interrupted", file=sys.stderr)
+        return 130  # 128 + SIGINT, as a shell reports it
+    except BrokenPipeError:
+        sys.stderr.close()  # `crkd ... | head`: the reader left; nothing more to say
+        return 141  # 128 + SIGPIPE
+    except Exception as exc:  # noqa: BLE001 - sorted into expected and internal below
+        return report_error(args.command, exc)
+
+
+# Exceptions that a user's input or environment causes, though not raised by this package on
+# purpose: reported in one line. Matched by name, so that PIL and onnxruntime are not imported.
+EXPECTED_FOREIGN = {
+    "DecompressionBombError": "image too large (refused as a possible decompression bomb)",
+    "InvalidProtobuf": "not a valid ONNX model file",
+    "InvalidGraph": "not a valid ONNX model",
+    "InvalidArgument": "the ONNX model refused its input",
+    "Fail": "onnxruntime failed",
+}
+
+
+def describe_error(exc: BaseException) -> str | None:
+    """One line naming the path and the cause of an expected error, or None for a bug."""
+    if isinstance(exc, CRKDError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.filename is not None:
+        cause = exc.strerror or type(exc).__name__
+        other = f" -> {exc.filename2}" if exc.filename2 else ""
+        return f"{exc.filename}{other}: {cause} ({type(exc).__name__})"
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"{exc.strerror or exc} ({type(exc).__name__})"  # e.g. no space left on device
+    name = type(exc).__name__
+    if name in EXPECTED_FOREIGN and type(exc).__module__.split(".")[0] in ("PIL", "onnxruntime"):
+        return f"{EXPECTED_FOREIGN[name]}: {exc}"
+    return None
+
+
+def report_error(command: str, exc: Exception) -> int:
+    """Print an expected error in one line (exit 2); show a bug's traceback, labelled (exit 1).
+
+    A bug keeps its traceback: hiding it would lose what is needed to fix it, and the label tells
+    the user that their input was not at fault. `CRKD_TRACEBACK=1` shows the traceback of
+    expected errors too.
+    """
+    line = describe_error(exc)
+    if line is not None and not os.environ.get("CRKD_TRACEBACK"):
+        print(f"crkd {command}: error: {line}", file=sys.stderr)
         return 2
+    traceback.print_exception(exc, file=sys.stderr)
+    if line is None:
+        print(
+            f"crkd {command}: internal error ({type(exc).__name__}): this is a bug in crkd, not "
+            "in your input; please report it with the traceback above",
+            file=sys.stderr,
+        )
+        return 1
+    return 2
 
 
 if __name__ == "__main__":

@@ -39,6 +39,20 @@ class CheckpointError(CRKDError):
         super().__init__(f"{self.path}: {cause}")
 
 
+class FileFormatError(CRKDError, ValueError):
+    """A file the tool reads back (a run's JSON, a lock, an export) is unreadable or malformed.
+
+    Args:
+        path: the file at fault.
+        cause: what is wrong, in words.
+    """
+
+    def __init__(self, path: str | Path, cause: str):
+        self.path = str(path)
+        self.cause = cause
+        super().__init__(f"{self.path}: {cause}")
+
+
 class ConfigError(CRKDError, ValueError):
     """A configuration value is invalid (unknown preset, impossible size, ...)."""
 
