@@ -115,5 +115,16 @@ def score_files(
     """
     if engine not in ENGINES:
         raise ConfigError(f"unknown scoring engine {engine!r}: choose from {list(ENGINES)}")
-    corpus = prepare_corpus(read_ctm(hyp_ctm), read_stm(ref_stm), cleaning, source=str(hyp_ctm))
+    refs = read_stm(ref_stm)
+    if not refs:
+        raise DataError(
+            ref_stm, "holds no reference utterance (empty, or comments only): nothing to score"
+        )
+    corpus = prepare_corpus(read_ctm(hyp_ctm), refs, cleaning, source=str(hyp_ctm))
+    if not any(corpus.refs):
+        raise DataError(
+            ref_stm,
+            f"its {len(refs)} utterances hold no reference word (after cleaning {cleaning!r}): "
+            "WER is undefined when N = 0",
+        )
     return score_corpus(corpus, engine)

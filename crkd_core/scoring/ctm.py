@@ -19,6 +19,7 @@ from ..io import atomic_write_text
 CHANNEL = "1"
 STEP = 0.01
 STM_END = "1.79769e+308"
+STM_LABEL = "<o>"  # sclite's neutral label; written only where a gloss could pass for one
 
 
 def _check_token(path: str | Path, uid: str, token: str, what: str) -> None:
@@ -28,6 +29,8 @@ def _check_token(path: str | Path, uid: str, token: str, what: str) -> None:
 
 def _check_utterance(path: str | Path, uid: str, glosses: Sequence[str]) -> None:
     _check_token(path, uid, uid, "id")
+    if uid.startswith(";;"):
+        raise DataError(path, f"id {uid!r} starts with ';;', which CTM and STM read as a comment")
     if isinstance(glosses, str):
         raise DataError(path, f"utterance {uid!r}: glosses must be a list, not a str")
     for gloss in glosses:
@@ -44,15 +47,26 @@ def format_ctm(hyps: Mapping[str, Sequence[str]], path: str | Path = "<ctm>") ->
     return "".join(line + "\n" for line in lines)
 
 
+def _is_label(field: str) -> bool:
+    """Whether an STM field after the times reads as the optional `<label>` (sclite's rule)."""
+    return len(field) >= 2 and field.startswith("<") and field.endswith(">")
+
+
 def format_stm(
     refs: Mapping[str, Sequence[str]], path: str | Path = "<stm>", speaker: str = "signer"
 ) -> str:
-    """STM text of {id: glosses}, one segment per id, sorted by id."""
+    """STM text of {id: glosses}, one segment per id, sorted by id.
+
+    A reference whose first gloss is shaped like a label (`<script>`) gets an explicit label
+    field first, `<o>`: a reader (ours, sclite) drops one label, so the gloss survives and N is
+    the same. Other lines have no label, as in the PHOENIX releases.
+    """
     lines = []
     for uid in sorted(refs):
         _check_utterance(path, uid, refs[uid])
+        label = f" {STM_LABEL}" if refs[uid] and _is_label(refs[uid][0]) else ""
         words = "".join(" " + g for g in refs[uid])
-        lines.append(f"{uid} {CHANNEL} {speaker} 0.0 {STM_END}{words}")
+        lines.append(f"{uid} {CHANNEL} {speaker} 0.0 {STM_END}{label}{words}")
     return "".join(line + "\n" for line in lines)
 
 
@@ -109,8 +123,8 @@ def read_ctm(path: str | Path) -> dict[str, list[str]]:
 
 def _stm_words(fields: list[str]) -> list[str]:
     words = fields[5:]
-    if words and words[0].startswith("<") and words[0].endswith(">"):
-        words = words[1:]  # the optional <label> field
+    if words and _is_label(words[0]):
+        words = words[1:]  # the optional <label> field: one only, as sclite reads it
     return words
 
 
