@@ -103,3 +103,35 @@ def test_paper_preset_map_sizes_match():
     assert p.map_size == 7
     cfg = build_student_config(p, 112)
     assert cfg.trunk.widths[-1] == p.teacher.trunk.widths[-1] == 512
+
+
+@pytest.mark.parametrize("preset,half", [("paper", 112), ("cpu", 32)])
+def test_lrinet_at_half_resolution_costs_at_most_a_quarter_of_the_teacher(preset, half):
+    """The paper's ratio: half the teacher's resolution, <= ~0.25x its GMACs (counts, not fps)."""
+    from crkd_core.cost import gmacs_per_frame
+
+    teacher = gmacs_per_frame(build_teacher(preset, 11), frames=16)
+    student = build_student(preset, 11, half)
+    assert PRESETS.get(preset).teacher.input_size == 2 * half
+    assert gmacs_per_frame(student, frames=16) <= 0.25 * teacher
+
+
+@pytest.mark.parametrize(
+    "preset,size,variant,stages",
+    [
+        # at half resolution LRINet's stages run at the teacher's (its stem output = stage 1)
+        ("paper", 112, "scale", (56, 28, 14, 7)),
+        ("cpu", 32, "scale", (16, 8, 4, 4)),
+        ("cpu", 16, "scale", (8, 4, 4, 4)),
+        ("cpu", 32, "recover", (16, 8, 4, 2)),
+        ("cpu", 16, "recover", (8, 4, 2, 2)),
+    ],
+)
+def test_lrinet_downsamples_where_the_teacher_does(preset, size, variant, stages):
+    cfg = build_student_config(PRESETS.get(preset), size, variant)
+    res = size // cfg.trunk.stem_stride // (2 if cfg.trunk.maxpool else 1)
+    got = []
+    for stride in cfg.trunk.strides:
+        res //= stride
+        got.append(res)
+    assert tuple(got) == stages
