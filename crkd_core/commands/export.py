@@ -1,7 +1,11 @@
 """`crkd export`: a run's model as ONNX (dynamic T, legacy exporter, opset 17), optionally int8.
 
-Prints where the files went, their size, and the largest logit difference to PyTorch at two
-clip lengths (random input), so that a broken export shows at once.
+Writes the whole-clip model (`model.onnx`) and, beside it, the streaming pair for
+`crkd predict --stream` and `crkd demo` (`model.trunk.onnx`: the per-frame trunk step with its
+TSCM state; `model.head.onnx`: the temporal head). Every file records the digest of the run's
+checkpoint, and an existing file exported from another run is never overwritten (`--force`
+does). Prints where the files went, their size, and the largest logit difference to PyTorch
+at two clip lengths (random input), so that a broken export shows at once.
 """
 
 from __future__ import annotations
@@ -11,11 +15,12 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import load_model, meta_view
-from ..deploy.export import export_onnx
-from ..deploy.quantize import MODES, quantize_int8
+from ..deploy.export import DIGEST_KEY, checkpoint_digest, export_onnx, read_metadata
+from ..deploy.quantize import MODES, quantize_int8, quantize_stream
 from ..deploy.runtime import OnnxRecognizer
 from ..deploy.sources import read_clip
 from ..deploy.spans import min_frames
+from ..deploy.stream_onnx import export_stream, stream_files
 from ..errors import CheckpointError, ConfigError
 
 
@@ -42,6 +47,7 @@ def add_arguments(p) -> None:
     p.add_argument("--calibration-clips", type=int, default=8, help="at most this many clips")
     p.add_argument("--frames", type=int, default=32, help="clip length for tracing/calibration")
     p.add_argument("--no-check", action="store_true", help="skip the PyTorch parity check")
+    p.add_argument("--force", action="store_true", help="overwrite files exported from another run")
 
 
 def calibration_clips(
@@ -67,6 +73,22 @@ def parity(model, onnx_path: Path, lengths: list[int]) -> float:
     return worst
 
 
+def refuse_foreign(paths: list[Path], digest: str) -> None:
+    """Refuse to overwrite an existing export that records another run's checkpoint."""
+    for path in paths:
+        if not path.exists():
+            continue
+        try:
+            theirs = read_metadata(path).get(DIGEST_KEY)
+        except Exception as exc:  # onnx raises its own DecodeError types for a non-ONNX file
+            raise CheckpointError(path, f"exists and is not a readable ONNX file ({exc})") from exc
+        if theirs != digest:
+            whose = "another run" if theirs else "an unknown run (no checkpoint digest)"
+            raise CheckpointError(
+                path, f"exists and was exported from {whose}; pass --force to overwrite it"
+            )
+
+
 def run(args) -> int:
     model, meta = load_model(args.run)
     out = args.out or args.run / "model.onnx"
@@ -74,6 +96,13 @@ def run(args) -> int:
         raise ConfigError(f"--out must end in .onnx, got {out}")
     if out.name.startswith("checkpoint."):
         raise CheckpointError(out, "refusing to write over a checkpoint name")
+    meta = {**meta, DIGEST_KEY: checkpoint_digest(args.run)}
+    q_out = out.with_suffix(".int8.onnx")
+    files, q_files = stream_files(out), stream_files(q_out)
+    if not args.force:
+        targets = [out, files.trunk, files.head]
+        targets += [q_out, q_files.trunk, q_files.head] if args.int8 else []
+        refuse_foreign(targets, meta[DIGEST_KEY])
     clips = None
     if args.int8 == "static":
         if not args.calibrate:
@@ -87,10 +116,18 @@ def run(args) -> int:
         )
     path = export_onnx(model, out, meta, args.frames)
     _report(path, model, args.no_check)
+    export_stream(model, out, meta)
+    _report_stream(files, "fp32")
     if args.int8:
-        q = quantize_int8(path, out.with_suffix(".int8.onnx"), args.int8, clips)
+        q = quantize_int8(path, q_out, args.int8, clips)
         _report(q, model, args.no_check, f"int8 {args.int8}")
+        _report_stream(quantize_stream(files, q_files, args.int8, clips), f"int8 {args.int8}")
     return 0
+
+
+def _report_stream(files, what: str) -> None:
+    for part, p in (("trunk step", files.trunk), ("head", files.head)):
+        print(f"{what} streaming {part}: {p} ({p.stat().st_size / 2**20:.1f} MiB)")
 
 
 def _report(path: Path, model, skip_check: bool, what: str = "fp32") -> None:

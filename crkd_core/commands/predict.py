@@ -4,6 +4,10 @@ Frames get exactly the training-time test view (resize to the run's pre_size, ce
 then LRINet's resize: see deploy/sources.py). Offline, the whole input is decoded at once; with
 `--stream`, glosses are printed as they become stable in a sliding window
 (deploy/streaming.py), each with its added latency, and a latency summary ends the output.
+`--mode incremental` (the default) passes every frame through the trunk once, carrying the
+TSCM state, and runs only the head per hop; `--mode recompute` re-runs the whole window every
+hop (each frame passes the trunk window / hop times), for comparison. With `--onnx FILE`, the
+incremental mode runs the streaming pair that `crkd export` wrote beside FILE.
 
 Threads wait passively (OMP_WAIT_POLICY=PASSIVE, unless set): on a loaded 2-core machine the
 default spinning made 2-thread inference 2x to 50x slower (deploy/fuse.py). The variable must
@@ -27,10 +31,15 @@ from ..checkpoint import meta_view, meta_vocab
 from ..data.transforms import ViewSpec
 from ..data.vocab import Vocab
 from ..decode import GlossSpan
-from ..deploy.runtime import Recognizer, load_recognizer
+from ..deploy.runtime import Recognizer, load_recognizer, load_stream_engines
 from ..deploy.sources import FrameSource, model_input, open_source
 from ..deploy.spans import decode_spans, min_frames, step_timing
-from ..deploy.streaming import Emission, StreamConfig, StreamingRecognizer
+from ..deploy.streaming import (
+    Emission,
+    IncrementalStreamingRecognizer,
+    StreamConfig,
+    StreamingRecognizer,
+)
 from ..errors import DataError
 from ..models.network import NetConfig
 
@@ -53,6 +62,16 @@ def add_arguments(p) -> None:
     p.add_argument("--window", type=int, default=64, help="--stream: frames per window")
     p.add_argument("--hop", type=int, default=8, help="--stream: frames between windows")
     p.add_argument("--margin", type=int, default=12, help="--stream: tail margin, frames")
+    p.add_argument(
+        "--mode",
+        default="incremental",
+        choices=["incremental", "recompute"],
+        help="--stream: every frame through the trunk once (default), or the whole window "
+        "every hop",
+    )
+    p.add_argument(
+        "--chunk", type=int, default=1, help="--stream incremental: frames per trunk call"
+    )
 
 
 def _frames(source: FrameSource, limit: int | None):
@@ -77,11 +96,12 @@ def format_span(span: GlossSpan, vocab: Vocab, fps: float) -> str:
 class Setup:
     """What every prediction mode needs: the recogniser, its network, view and vocabulary."""
 
-    rec: Recognizer
+    rec: Recognizer | None  # None in incremental streaming, which runs `engines`
     net: NetConfig
     spec: ViewSpec
     vocab: Vocab
     fps: float
+    engines: tuple | None = None  # (trunk engine, head engine) for incremental streaming
 
     def prep(self, frames: np.ndarray) -> torch.Tensor:
         """(T, pre, pre, 3) uint8 -> (T, 3, S, S): the training-time test view."""
@@ -90,16 +110,21 @@ class Setup:
 
 def run(args) -> int:
     cfg = StreamConfig(args.window, args.hop, args.margin) if args.stream else None
-    rec, meta = load_recognizer(args.run, args.onnx, args.threads)
+    incremental = args.stream and args.mode == "incremental"
+    rec, engines = None, None
+    if incremental:
+        *engines, meta = load_stream_engines(args.run, args.onnx, args.threads)
+    else:
+        rec, meta = load_recognizer(args.run, args.onnx, args.threads)
     net, spec = NetConfig.from_dict(meta["net"]), meta_view(meta)
     source = open_source(spec.pre_size, args.video, args.frames, args.camera, args.fps)
-    setup = Setup(
-        rec, net, spec, meta_vocab(meta, args.run / "checkpoint.json"), source.fps or DEFAULT_FPS
-    )
+    vocab = meta_vocab(meta, args.run / "checkpoint.json")
+    setup = Setup(rec, net, spec, vocab, source.fps or DEFAULT_FPS, engines and tuple(engines))
     note = "" if source.fps else f" (unknown; assumed {DEFAULT_FPS:g}, set --fps)"
+    mode = f", {args.mode} streaming" if args.stream else ""
     print(
         f"{source.name}: {net.role} {net.input_size} px, {setup.fps:g} fps{note}, "
-        f"{'onnxruntime' if args.onnx else 'PyTorch'}, {args.decoder} decoding"
+        f"{'onnxruntime' if args.onnx else 'PyTorch'}{mode}, {args.decoder} decoding"
     )
     frames = _frames(source, args.max_frames)
     labels = _stream(args, cfg, frames, setup) if cfg else _offline(args, source, frames, setup)
@@ -122,22 +147,28 @@ def _offline(args, source: FrameSource, frames, setup: Setup) -> list[int]:
     return [s.label for s in spans]
 
 
-def _stream(args, cfg: StreamConfig, frames, setup: Setup) -> list[int]:
+def make_stream(args, cfg: StreamConfig, setup: Setup):
+    """The streaming recogniser of the chosen mode."""
     head = setup.net.head
-    stream = StreamingRecognizer(
-        setup.rec,
-        step_timing(head),
-        cfg,
-        setup.fps,
-        min_frames(head),
-        args.decoder,
-        args.beam_width,
-    )
+    common = (step_timing(head), cfg, setup.fps, min_frames(head), args.decoder, args.beam_width)
+    if setup.engines is not None:
+        trunk, head_engine = setup.engines
+        return IncrementalStreamingRecognizer(trunk, head_engine, *common, chunk=args.chunk)
+    return StreamingRecognizer(setup.rec, *common)
+
+
+def _stream(args, cfg: StreamConfig, frames, setup: Setup) -> list[int]:
+    stream = make_stream(args, cfg, setup)
     emitted = []
     for frame in frames:
         for e in stream.push(setup.prep(frame[None])[0]):
             emitted.append(_print_emission(e, setup))
     emitted += [_print_emission(e, setup) for e in stream.flush()]
+    if stream.seen < stream.min_frames:
+        raise DataError(
+            f"{args.video or args.frames or f'camera {args.camera}'}",
+            f"{stream.seen} frames read; the model needs at least {stream.min_frames}",
+        )
     _print_latency(stream.report.summary(), cfg)
     return emitted
 

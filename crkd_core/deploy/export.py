@@ -22,6 +22,7 @@ int8 versions are made from the fp32 file by `quantize.py`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from pathlib import Path
@@ -38,6 +39,16 @@ OPSET = 17
 INPUT_NAMES = ["video", "lengths"]
 OUTPUT_NAMES = ["logits", "logit_lengths"]
 META_KEY = "crkd_meta"
+DIGEST_KEY = "checkpoint_sha256"  # binds an export to the run whose weights it holds
+
+
+def checkpoint_digest(run: str | Path, name: str = "checkpoint") -> str:
+    """SHA-256 of the run's weights file: the identity of the run an export came from."""
+    h = hashlib.sha256()
+    with open(Path(run) / f"{name}.safetensors", "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 class SingleClipForward(nn.Module):

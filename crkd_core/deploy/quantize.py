@@ -81,7 +81,38 @@ def _dynamic(src: Path, dst: Path) -> dict:
     return {"mode": "dynamic", "ops": DYNAMIC_OPS, "weights": "int8"}
 
 
-def _static(src: Path, dst: Path, clips: list[np.ndarray]) -> dict:
+class StepReader:
+    """Calibration feeds for a streaming trunk step: each clip streamed through the fp32 step.
+
+    Every feed is a real step (a chunk of frames with the states the fp32 step carried there),
+    so the calibrated ranges cover the states as well as the frames.
+    """
+
+    def __init__(self, fp32_trunk: Path, clips: Iterable[np.ndarray], chunk: int = 4):
+        self.path, self.clips, self.chunk = fp32_trunk, list(clips), chunk
+        self._it: Iterator[dict] | None = None
+
+    def _feeds(self) -> Iterator[dict]:
+        import torch
+
+        from .incremental import OPEN, OnnxTrunkEngine
+
+        engine = OnnxTrunkEngine(self.path, threads=1)
+        for clip in self.clips:
+            states = engine.zero_states()
+            for t0 in range(0, len(clip), self.chunk):
+                frames = np.ascontiguousarray(clip[t0 : t0 + self.chunk], dtype=np.float32)
+                feed = {"frames": frames, "t0": np.array([t0]), "t_end": np.array([OPEN])}
+                yield {**feed, **dict(zip(engine.state_names, states, strict=True))}
+                states = engine(torch.from_numpy(frames), t0, OPEN, states)[1]
+
+    def get_next(self) -> dict | None:
+        if self._it is None:
+            self._it = self._feeds()
+        return next(self._it, None)
+
+
+def _static(src: Path, dst: Path, clips: list[np.ndarray], reader=None) -> dict:
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -92,7 +123,7 @@ def _static(src: Path, dst: Path, clips: list[np.ndarray]) -> dict:
         quantize_static(
             str(pre),
             str(dst),
-            ClipReader(clips),
+            reader or ClipReader(clips),
             quant_format=QuantFormat.QDQ,
             op_types_to_quantize=STATIC_OPS,
             per_channel=True,
@@ -111,7 +142,11 @@ def _static(src: Path, dst: Path, clips: list[np.ndarray]) -> dict:
 
 
 def quantize_int8(
-    src: str | Path, dst: str | Path, mode: str = "dynamic", clips: list[np.ndarray] | None = None
+    src: str | Path,
+    dst: str | Path,
+    mode: str = "dynamic",
+    clips: list[np.ndarray] | None = None,
+    reader=None,
 ) -> Path:
     """Quantize the fp32 ONNX file `src` into `dst`, atomically; returns `dst`.
 
@@ -120,6 +155,8 @@ def quantize_int8(
         dst: the int8 file to write.
         mode: "dynamic" (no data) or "static" (needs `clips`).
         clips: calibration clips, (T, 3, S, S) float32 each, preprocessed as for the model.
+        reader: a calibration reader for another graph than the whole-clip one (`StepReader`
+            for a streaming trunk); default: `ClipReader(clips)`.
     """
     if mode not in MODES:
         raise ConfigError(f"unknown int8 mode {mode!r}; use one of {MODES}")
@@ -129,7 +166,23 @@ def quantize_int8(
 
     def write(tmp: Path) -> None:
         with _quiet_quantizer():
-            info = _dynamic(src, tmp) if mode == "dynamic" else _static(src, tmp, clips or [])
+            if mode == "dynamic":
+                info = _dynamic(src, tmp)
+            else:
+                info = _static(src, tmp, clips or [], reader)
         set_metadata(tmp, {**meta, "quantization": info})
 
     return atomic_write(dst, write)
+
+
+def quantize_stream(files, out, mode: str, clips: list[np.ndarray] | None = None):
+    """int8 versions of a streaming pair `files` into `out` (both stream_onnx.StreamFiles).
+
+    The head (BiLSTM, classifier) is quantized dynamically in either mode. The trunk has only
+    convolutions, which dynamic mode leaves in fp32, so only "static" (calibrated on `clips`
+    streamed through the fp32 step) makes its int8 version differ.
+    """
+    reader = StepReader(files.trunk, clips or []) if mode == "static" else None
+    quantize_int8(files.trunk, out.trunk, mode, clips, reader)
+    quantize_int8(files.head, out.head, "dynamic")
+    return out

@@ -16,8 +16,9 @@ import torch
 from ..checkpoint import load_model
 from ..errors import CheckpointError, ConfigError
 from ..models.network import SLRNet, SLROutput
-from .export import read_metadata
+from .export import DIGEST_KEY, checkpoint_digest, read_metadata
 from .fuse import optimise_for_inference
+from .incremental import OnnxHeadEngine, OnnxTrunkEngine, TorchHeadEngine, TorchTrunkEngine
 
 
 class Recognizer(Protocol):
@@ -94,15 +95,27 @@ class OnnxRecognizer:
         return SLROutput(torch.from_numpy(logits), out_lengths)
 
 
-def check_onnx_matches_run(onnx_meta: dict, run_meta: dict, path: Path) -> None:
-    """Refuse an ONNX file exported from another network or vocabulary than the run's."""
-    for key in ("net", "vocab"):
+def check_onnx_matches_run(onnx_meta: dict, run_meta: dict, path: Path, digest: str) -> None:
+    """Refuse an ONNX file exported from another run: another network, vocabulary or weights.
+
+    Args:
+        onnx_meta: the file's metadata (`read_metadata`).
+        run_meta: the run's checkpoint meta.
+        path: the ONNX file, for messages.
+        digest: the run's `checkpoint_digest`.
+    """
+    for key in ("net", "vocab", DIGEST_KEY):
         if key not in onnx_meta:
             raise CheckpointError(
                 path, f"ONNX file has no {key!r} in its metadata; re-export it with `crkd export`"
             )
+    for key in ("net", "vocab"):
         if onnx_meta[key] != run_meta.get(key):
             raise CheckpointError(path, f"ONNX file was exported from another {key} than the run's")
+    if onnx_meta[DIGEST_KEY] != digest:
+        raise CheckpointError(
+            path, "ONNX file was exported from another run (its checkpoint digest differs)"
+        )
 
 
 def load_recognizer(
@@ -121,9 +134,41 @@ def load_recognizer(
     if onnx is None:
         return TorchRecognizer(optimise_for_inference(model)), meta
     rec = OnnxRecognizer(onnx, threads)
-    check_onnx_matches_run(rec.meta, meta, Path(onnx))
+    check_onnx_matches_run(rec.meta, meta, Path(onnx), checkpoint_digest(run))
     if rec.input_size != model.cfg.input_size:
         raise ConfigError(
             f"ONNX input is {rec.input_size} px, the run's model takes {model.cfg.input_size} px"
         )
     return rec, meta
+
+
+def load_stream_engines(
+    run: str | Path, onnx: str | Path | None = None, threads: int | None = None
+) -> tuple[object, object, dict]:
+    """The run's incremental streaming engines: (trunk engine, head engine, run meta).
+
+    Args:
+        run: a run folder with checkpoint.*.
+        onnx: a whole-clip export of this run (model.onnx); its streaming pair beside it
+            (model.trunk.onnx, model.head.onnx, written by `crkd export`) is run. None runs
+            PyTorch, with conv+BN folded.
+        threads: CPU threads for the engine; None keeps torch's setting.
+    """
+    from .stream_onnx import stream_files
+
+    if threads:
+        torch.set_num_threads(threads)
+    model, meta = load_model(Path(run))
+    if onnx is None:
+        model = optimise_for_inference(model)
+        return TorchTrunkEngine(model.trunk, model.cfg.input_size), TorchHeadEngine(model), meta
+    files, digest = stream_files(onnx), checkpoint_digest(run)
+    trunk, head = OnnxTrunkEngine(files.trunk, threads), OnnxHeadEngine(files.head, threads)
+    for engine, path in ((trunk, files.trunk), (head, files.head)):
+        check_onnx_matches_run(engine.meta, meta, path, digest)
+    if trunk.input_size != model.cfg.input_size:
+        raise ConfigError(
+            f"{files.trunk}: input is {trunk.input_size} px, the run's model takes "
+            f"{model.cfg.input_size} px"
+        )
+    return trunk, head, meta

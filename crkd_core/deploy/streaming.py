@@ -1,8 +1,11 @@
 """Sliding-window streaming recognition with stable gloss emission, and its added latency.
 
-Frames arrive one by one. Every `hop` frames the recogniser runs on the last `window` frames
-(fewer at the start) and the window's glosses are placed on absolute frames (spans.py). A gloss
-is emitted once it is *stable*, in order, never twice:
+Frames arrive one by one. Every `hop` frames the recogniser decodes the last `window` frames
+(fewer at the start). Two modes: *recompute* runs the whole network on the window's frames
+(each frame passes the trunk window / hop times); *incremental* passes each frame through the
+trunk once (incremental.py) and runs only the head on the window's cached frame features.
+The window's glosses are placed on absolute frames (spans.py). A gloss is emitted once it is
+*stable*, in order, never twice:
 
 - "tail": its span ends at least `margin` frames before the window's end, so the frames that
   follow it (which the BiLSTM and the temporal convolutions read) are in the window; or
@@ -30,6 +33,7 @@ import torch
 
 from ..decode import GlossSpan
 from ..errors import ConfigError
+from .incremental import IncrementalTrunk
 from .runtime import Recognizer
 from .spans import StepTiming, decode_spans
 
@@ -141,8 +145,40 @@ class LatencyReport:
         return out
 
 
-class StreamingRecognizer:
-    """Feeds frames to a recogniser window by window and emits stable glosses.
+class _Emitter:
+    """What both streaming modes share: window logits -> absolute spans -> stable emissions."""
+
+    def __init__(self, timing, config, fps, min_frames, decoder, beam_width):
+        self.timing, self.cfg = timing, config
+        self.min_frames, self.decoder, self.beam_width = max(1, min_frames), decoder, beam_width
+        self.seen = 0  # frames pushed
+        self.stabiliser = Stabiliser(config.margin, timing.stride)
+        self.report = LatencyReport(fps, hop=config.hop)
+
+    def _spans(self, logits: torch.Tensor, start: int, n: int) -> list[GlossSpan]:
+        """(T', V) logits of a window of `n` frames starting at frame `start` -> spans."""
+        spans = decode_spans(logits.float().log_softmax(-1), self.decoder, self.beam_width)
+        frames = [self.timing.frames(s, n) for s in spans]
+        return [GlossSpan(s.label, s.start + start, s.end + start, s.confidence) for s in frames]
+
+    def _emit(self, spans, win_start: int, win_end: int, final: bool, compute: float):
+        self.report.window_compute_s.append(compute)
+        emitted = self.stabiliser.update(spans, win_start, win_end, final)
+        return self._emissions(emitted, compute)
+
+    def _emissions(self, emitted: list[tuple[GlossSpan, str]], compute: float) -> list[Emission]:
+        out = [Emission(s, self.seen - 1, rule, compute) for s, rule in emitted]
+        for e in out:
+            self.report.frames.append(e.latency_frames)
+            self.report.seconds.append(e.latency_frames / self.report.fps + compute)
+        return out
+
+
+class StreamingRecognizer(_Emitter):
+    """Recompute mode: every hop, the whole last window of frames runs through the network.
+
+    Each frame thus passes the trunk window / hop times. Kept for comparison with
+    `IncrementalStreamingRecognizer` (`crkd predict --stream --mode recompute`).
 
     Args:
         recognizer: called as `rec(video (1, T, 3, S, S), lengths (1,)) -> SLROutput`.
@@ -163,12 +199,9 @@ class StreamingRecognizer:
         decoder: str = "greedy",
         beam_width: int = 10,
     ):
-        self.rec, self.timing, self.cfg = recognizer, timing, config
-        self.min_frames, self.decoder, self.beam_width = max(1, min_frames), decoder, beam_width
+        super().__init__(timing, config, fps, min_frames, decoder, beam_width)
+        self.rec = recognizer
         self.buffer: deque[torch.Tensor] = deque(maxlen=config.window)
-        self.seen = 0
-        self.stabiliser = Stabiliser(config.margin, timing.stride)
-        self.report = LatencyReport(fps, hop=config.hop)
 
     def push(self, frame: torch.Tensor) -> list[Emission]:
         """Add one preprocessed frame (3, S, S); returns the glosses that became stable."""
@@ -189,27 +222,85 @@ class StreamingRecognizer:
             return self._emissions(emitted, self.report.window_compute_s[-1])
         return self._run_window(final=True)
 
-    def _window_spans(self) -> tuple[list[GlossSpan], float]:
+    def _run_window(self, final: bool) -> list[Emission]:
         t0 = time.perf_counter()
         video = torch.stack(list(self.buffer))[None]  # (1, T, 3, S, S)
         out = self.rec(video, torch.tensor([video.shape[1]]))
-        lp = out.logits[0, : int(out.lengths[0])].float().log_softmax(-1)
-        spans = decode_spans(lp, self.decoder, self.beam_width)
-        start, n = self.seen - len(self.buffer), len(self.buffer)
-        frames = [self.timing.frames(s, n) for s in spans]
-        spans = [GlossSpan(s.label, s.start + start, s.end + start, s.confidence) for s in frames]
-        return spans, time.perf_counter() - t0
+        win_start = self.seen - len(self.buffer)
+        spans = self._spans(out.logits[0, : int(out.lengths[0])], win_start, len(self.buffer))
+        return self._emit(spans, win_start, self.seen, final, time.perf_counter() - t0)
+
+
+class IncrementalStreamingRecognizer(_Emitter):
+    """Incremental mode: each frame passes the trunk once (incremental.py); every hop, the head
+    and the decoder run on the last `window` cached frame features.
+
+    A frame's features are final `delay` frames after it arrives (the TSCM blocks' look-ahead),
+    so windows end `delay` frames behind the newest frame; latencies count from the newest.
+
+    Args:
+        trunk: a trunk engine (`TorchTrunkEngine` or `OnnxTrunkEngine`).
+        head: a head engine: (T, C) features -> (T', V) logits.
+        chunk: frames given to the trunk per call (1: each frame as it arrives; <= hop).
+        timing, config, fps, min_frames, decoder, beam_width: as for `StreamingRecognizer`.
+    """
+
+    def __init__(
+        self,
+        trunk,
+        head,
+        timing: StepTiming,
+        config: StreamConfig,
+        fps: float,
+        min_frames: int = 1,
+        decoder: str = "greedy",
+        beam_width: int = 10,
+        chunk: int = 1,
+    ):
+        if not 1 <= chunk <= config.hop:
+            raise ConfigError(f"the trunk chunk must be in 1..hop ({config.hop}), got {chunk}")
+        super().__init__(timing, config, fps, min_frames, decoder, beam_width)
+        self.trunk, self.head, self.chunk = IncrementalTrunk(trunk), head, chunk
+        self.features: deque[torch.Tensor] = deque(maxlen=config.window)
+        self.pending: list[torch.Tensor] = []
+        self.done = 0  # frames whose features are final
+        self.trunk_s = 0.0  # trunk compute since the last window
+
+    @property
+    def delay(self) -> int:
+        return self.trunk.engine.delay
+
+    def push(self, frame: torch.Tensor) -> list[Emission]:
+        """Add one preprocessed frame (3, S, S); returns the glosses that became stable."""
+        self.pending.append(frame)
+        self.seen += 1
+        if len(self.pending) >= self.chunk:
+            self._feed(lambda: self.trunk.push(torch.stack(self.pending)))
+        if self.seen % self.cfg.hop or len(self.features) < self.min_frames:
+            return []
+        return self._run_window(final=False)
+
+    def flush(self) -> list[Emission]:
+        """End of stream: finish the last frames' features and emit everything left."""
+        if self.pending:
+            self._feed(lambda: self.trunk.push(torch.stack(self.pending)))
+        self._feed(self.trunk.close)
+        if len(self.features) < self.min_frames:
+            return []
+        return self._run_window(final=True)
+
+    def _feed(self, step) -> None:
+        t0 = time.perf_counter()
+        feats = step()
+        self.pending = []
+        self.features.extend(feats.unbind(0))
+        self.done += feats.shape[0]
+        self.trunk_s += time.perf_counter() - t0
 
     def _run_window(self, final: bool) -> list[Emission]:
-        spans, compute = self._window_spans()
-        self.report.window_compute_s.append(compute)
-        win_start = self.seen - len(self.buffer)
-        emitted = self.stabiliser.update(spans, win_start, self.seen, final)
-        return self._emissions(emitted, compute)
-
-    def _emissions(self, emitted: list[tuple[GlossSpan, str]], compute: float) -> list[Emission]:
-        out = [Emission(s, self.seen - 1, rule, compute) for s, rule in emitted]
-        for e in out:
-            self.report.frames.append(e.latency_frames)
-            self.report.seconds.append(e.latency_frames / self.report.fps + compute)
-        return out
+        t0 = time.perf_counter()
+        feats = torch.stack(list(self.features))
+        start = self.done - len(feats)
+        spans = self._spans(self.head(feats), start, len(feats))
+        compute, self.trunk_s = self.trunk_s + time.perf_counter() - t0, 0.0
+        return self._emit(spans, start, self.done, final, compute)
