@@ -84,17 +84,26 @@ class DatasetLayout:
         found = find_release_root(root, cls.release_dirs, cls.marker) if cls.marker else None
         return found is not None
 
-    def skip_known_broken(self, split: str, vid: str, folder: Path, corpus: Path,
-                          lineno: int) -> bool:
+    def skip_known_broken(
+        self, split: str, vid: str, folder: Path, corpus: Path, lineno: int
+    ) -> bool:
         """True, after a warning, when row `lineno` of `corpus` is a known-broken video."""
         if self.strict or vid not in self.known_broken.get(split, frozenset()):
             return False
-        warnings.warn(f"{corpus}, row {lineno}: skipped video {vid!r} of {split}: it is known to "
-                      f"be broken in the {self.name} release (its frame folder {folder} "
-                      f"{folder_state(folder)}); open the dataset with strict=True to read it",
-                      BrokenVideoWarning, stacklevel=3)
+        warnings.warn(
+            f"{corpus}, row {lineno}: skipped video {vid!r} of {split}: it is known to "
+            f"be broken in the {self.name} release (its frame folder {folder} "
+            f"{folder_state(folder)}); open the dataset with strict=True to read it",
+            BrokenVideoWarning,
+            stacklevel=3,
+        )
         self.skipped.add((split, vid))
         return True
+
+    @classmethod
+    def near_miss(cls, root: Path) -> DataError | None:
+        """The error to report when `root` holds this layout's marker but `detect` refused it."""
+        return None
 
     def read_split(self, split: str) -> list[CorpusEntry]:
         raise NotImplementedError
@@ -120,12 +129,23 @@ def open_dataset(root: str | Path, name: str | None = None) -> DatasetLayout:
         return DATASETS.get(name)(root)
     found = [n for n in DATASETS.names() if DATASETS.get(n).detect(root)]
     # A more specific layout (signworld) also matches its parent layout (phoenix2014).
-    specific = [n for n in found if not any(
-        n != m and issubclass(DATASETS.get(m), DATASETS.get(n)) for m in found)]
+    specific = [
+        n
+        for n in found
+        if not any(n != m and issubclass(DATASETS.get(m), DATASETS.get(n)) for m in found)
+    ]
+    if not specific:
+        for n in DATASETS.names():  # a near miss (a marker file that did not parse) says more
+            miss = DATASETS.get(n).near_miss(root)
+            if miss is not None:
+                raise miss
     if len(specific) != 1:
         what = "no known layout" if not specific else f"several layouts ({', '.join(specific)})"
-        raise DataError(root, f"{what} matches this folder; pass --dataset NAME "
-                              f"(one of {', '.join(DATASETS.names())})")
+        raise DataError(
+            root,
+            f"{what} matches this folder; pass --dataset NAME "
+            f"(one of {', '.join(DATASETS.names())})",
+        )
     return DATASETS.get(specific[0])(root)
 
 
@@ -170,24 +190,51 @@ def read_table(path: Path, header: list[str], sep: str = "|") -> list[tuple[int,
         raise DataError(path, "corpus file is empty (no header)")
     got = [h.strip() for h in lines[0].split(sep)]
     if got != header:
-        raise DataError(path, f"wrong header {sep.join(got)!r}; expected {sep.join(header)!r}", 1)
+        raise DataError(
+            path,
+            f"wrong header {sep.join(got)!r}; expected {sep.join(header)!r}"
+            f"{delimiter_hint(lines[0], header, sep)}",
+            1,
+        )
     rows = []
     for lineno, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
         fields = line.split(sep)
         if len(fields) != len(header):
-            raise DataError(path, f"expected {len(header)} fields separated by {sep!r}, "
-                                  f"found {len(fields)}", lineno)
+            raise DataError(
+                path,
+                f"expected {len(header)} fields separated by {sep!r}, found {len(fields)}",
+                lineno,
+            )
         rows.append((lineno, dict(zip(header, (f.strip() for f in fields), strict=True))))
     if not rows:
         raise DataError(path, "corpus file has a header but no rows")
     return rows
 
 
+DELIMITERS = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "'|'"}
+
+
+def delimiter_hint(line: str, header: list[str], sep: str) -> str:
+    """', separated by <X>: use <sep>' when `line` is `header` joined by another delimiter."""
+    for other, name in DELIMITERS.items():
+        if other != sep and [h.strip() for h in line.split(other)] == header:
+            return f" (this header is separated by {name}; the fields must be separated by {sep!r})"
+    return ""
+
+
 def check_unique_ids(path: Path, rows: list[tuple[int, str]]) -> None:
+    """Ids are unique, and hold no whitespace: CTM and STM files separate fields by spaces."""
     seen: dict[str, int] = {}
     for lineno, vid in rows:
+        if not vid or any(ch.isspace() for ch in vid):
+            raise DataError(
+                path,
+                f"id {vid!r} is empty or holds whitespace; ids are written into "
+                "CTM/STM files, whose fields are separated by spaces",
+                lineno,
+            )
         if vid in seen:
             raise DataError(path, f"duplicate id {vid!r} (first on row {seen[vid]})", lineno)
         seen[vid] = lineno
@@ -200,7 +247,39 @@ def frames_of(folder: Path, corpus: Path, lineno: int) -> tuple[Path, ...]:
     frames = list_frames(folder)
     if not frames:
         raise DataError(corpus, f"frame folder {folder} holds no image files", lineno)
+    gap = numbering_gap(frames)
+    if gap is not None:
+        raise DataError(corpus, f"frame folder {folder}: {gap}", lineno)
     return frames
+
+
+def numbering_gap(frames: tuple[Path, ...]) -> str | None:
+    """Why the frame numbers of a folder are not evenly spaced (a frame gone), or None.
+
+    The frame number is the one number in the file names that varies (`fn000012`); names with
+    no such single number are not checked. Evenly spaced numbers with any step (a clip
+    subsampled to every 2nd frame) are accepted: the step is the smallest difference.
+    """
+    keys = [_natural_key(p) for p in frames]
+    if len(frames) < 3 or len({len(k) for k in keys}) != 1:
+        return None
+    varying = [i for i in range(len(keys[0])) if len({k[i] for k in keys}) > 1]
+    if len(varying) != 1 or not all(isinstance(k[varying[0]], int) for k in keys):
+        return None
+    nums = [k[varying[0]] for k in keys]
+    steps = [b - a for a, b in zip(nums, nums[1:], strict=False)]
+    if 0 in steps:
+        i = steps.index(0)
+        return f"frames {frames[i].name} and {frames[i + 1].name} share one frame number"
+    step = min(steps)
+    i = next((i for i, d in enumerate(steps) if d != step), None)
+    if i is None:
+        return None
+    gone = steps[i] // step - 1
+    return (
+        f"{gone or 'a'} frame(s) missing between {frames[i].name} and {frames[i + 1].name} "
+        f"(numbers step by {step} elsewhere; the folder holds {len(frames)} frames)"
+    )
 
 
 def find_feature_dir(root: Path, pattern: str = "fullFrame-*px") -> Path:
@@ -249,6 +328,7 @@ class Phoenix2014(DatasetLayout):
             if not glosses:
                 raise DataError(path, f"video {r['id']!r} has an empty annotation", lineno)
             frames = frames_of(folder, path, lineno)
-            entries.append(CorpusEntry(r["id"], r["signer"], glosses, frames, source=str(path),
-                                       row=lineno))
+            entries.append(
+                CorpusEntry(r["id"], r["signer"], glosses, frames, source=str(path), row=lineno)
+            )
         return entries

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,11 @@ def read_image(path: Path, size: int, source: str = "", row=None) -> tuple[np.nd
                 raise DataError(path, f"frame is {img.mode}, expected RGB", row)
             arr = img.resize((size, size), Image.BILINEAR, reducing_gap=None)
             return np.asarray(arr, dtype=np.uint8), img.size
+    except Image.DecompressionBombError as exc:
+        where = f" (video of {source}, row {row})" if source else ""
+        raise DataError(
+            path, f"image too large, refused as a possible decompression bomb{where}: {exc}"
+        ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         where = f" (video of {source}, row {row})" if source else ""
         raise DataError(path, f"unreadable or truncated image{where}: {exc}") from exc
@@ -109,13 +116,24 @@ def cache_bytes(entries: list[CorpusEntry], size: int) -> int:
 
 
 def _fingerprint(entries: list[CorpusEntry], size: int) -> str:
-    h = hashlib.sha1(f"v1|{size}".encode())
+    """A key that changes whenever any frame (or video) file of `entries` changes.
+
+    It hashes every file's name, size, mtime and ctime. The ctime catches a rewrite that keeps
+    size and mtime (`touch -r`, a same-size edit): the kernel sets it on every write and no user
+    call can set it back. A copied or re-extracted dataset therefore gets a new key and is
+    decoded once more; a stale cache is never read. One stat per frame costs a few microseconds,
+    against the milliseconds of decoding one (benchmarks in the issue-15 note).
+    """
+    h = hashlib.sha1(f"v2|{size}".encode())
     for e in entries:
-        h.update(f"{e.id}|{e.num_frames}|{e.video}".encode())
-        src = e.frames[0] if e.frames else e.video
-        if src is not None and Path(src).exists():
-            st = Path(src).stat()
-            h.update(f"{st.st_size}|{st.st_mtime_ns}".encode())
+        h.update(f"\0{e.id}|{e.num_frames}|{e.video}".encode())
+        for src in e.frames or ((e.video,) if e.video is not None else ()):
+            try:
+                st = os.stat(src)
+            except FileNotFoundError:
+                h.update(f"|{Path(src).name}:missing".encode())
+                continue
+            h.update(f"|{Path(src).name}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}".encode())
     return h.hexdigest()[:16]
 
 
@@ -146,9 +164,36 @@ def load_store(
     key = _fingerprint(entries, size)
     npy, meta = cache_dir / f"{name}-{size}px-{key}.npy", cache_dir / f"{name}-{size}px-{key}.json"
     if npy.exists() and meta.exists():
-        index = {k: tuple(v) for k, v in json.loads(meta.read_text("utf-8")).items()}
-        return FrameStore(np.load(npy, mmap_mode="r"), index)
+        cached = _read_cache(npy, meta, entries, size)
+        if cached is not None:
+            return cached
     store = build_store(entries, size, progress)
     atomic_write(npy, lambda p: _save_npy(p, store.frames))
     atomic_write_json(meta, store.index)
     return store
+
+
+def _read_cache(npy: Path, meta: Path, entries: list[CorpusEntry], size: int) -> FrameStore | None:
+    """The cached store, or None (after a warning) when its files are damaged or do not fit.
+
+    The cache is only a copy of the frames: a damaged one is decoded again, never trusted.
+    """
+    try:
+        index = {k: tuple(v) for k, v in json.loads(meta.read_text("utf-8")).items()}
+        frames = np.load(npy, mmap_mode="r")
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        warnings.warn(
+            f"{npy}: frame cache is damaged ({exc}); decoding the frames again", stacklevel=3
+        )
+        return None
+    expected = sum(e.num_frames for e in entries) if all(e.video is None for e in entries) else None
+    if (
+        set(index) != {e.id for e in entries}
+        or frames.shape[1:] != (size, size, 3)
+        or (expected is not None and frames.shape[0] != expected)
+    ):
+        warnings.warn(
+            f"{npy}: frame cache does not fit the corpus; decoding the frames again", stacklevel=3
+        )
+        return None
+    return FrameStore(frames, index)

@@ -23,6 +23,7 @@ from .corpus import (
     CorpusEntry,
     DatasetLayout,
     check_unique_ids,
+    delimiter_hint,
     find_feature_dir,
     frames_of,
     read_table,
@@ -291,6 +292,19 @@ class CustomCSV(DatasetLayout):
             first = fh.readline()
         return [h.strip() for h in first.split(",")] == cls.header
 
+    @classmethod
+    def near_miss(cls, root: Path) -> DataError | None:
+        path = root / cls.marker
+        if not path.is_file() or cls.detect(root):
+            return None
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
+            first = fh.readline().rstrip("\r\n")
+        cause = (
+            f"header {first!r} is not the custom layout's {','.join(cls.header)!r}"
+            f"{delimiter_hint(first, cls.header, ',')}, so no known layout matches {root}"
+        )
+        return DataError(path, cause, 1)
+
     def read_split(self, split: str) -> list[CorpusEntry]:
         self.check_split_name(split)
         path = self.root / f"{split}.csv"
@@ -340,8 +354,9 @@ def read_csv(path: Path, header: list[str]) -> list[tuple[int, dict[str, str]]]:
         if not any(got):
             raise DataError(path, "corpus file is empty (no header)")
         if got != header:
+            hint = delimiter_hint(",".join(got), header, ",") if len(got) == 1 else ""
             raise DataError(
-                path, f"wrong header {','.join(got)!r}; expected {','.join(header)!r}", 1
+                path, f"wrong header {','.join(got)!r}; expected {','.join(header)!r}{hint}", 1
             )
         rows = [(reader.line_num, fields) for fields in reader if any(f.strip() for f in fields)]
     except csv.Error as exc:
