@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import DataError
 from ..io import read_json
-from .corpus import DATASETS, SPLITS, Phoenix2014, read_table
+from .corpus import DATASETS, SPLITS, CorpusEntry, Phoenix2014, read_table
 
 METADATA_FILE = "signworld.json"
 UNSEEN_SPLIT = "test_unseen"
@@ -64,6 +64,23 @@ class SignWorld(Phoenix2014):
         super().__init__(root, strict)
         self.metadata = read_metadata(self.root)
         self.splits = tuple(s for s in ALL_SPLITS if s in self.metadata["splits"])
+
+    def read_split(self, split: str) -> list[CorpusEntry]:
+        """The split's rows, checked against the frame count that `signworld.json` records.
+
+        A frame gone from the middle of a clip is caught by its folder's numbering (naming the
+        row); this catches the last frame of a clip, or a whole frame added.
+        """
+        entries = super().read_split(split)
+        recorded = self.metadata.get("frames", {}).get(split)
+        found = sum(e.num_frames for e in entries)
+        if isinstance(recorded, int) and found != recorded:
+            raise DataError(
+                self.root / METADATA_FILE,
+                f"split {split!r} has {found} frames on disk but {recorded} were drawn: frame "
+                "files were removed or added since (draw the dataset again)",
+            )
+        return entries
 
     def declared_glosses(self) -> list[str]:
         """Every gloss of the gloss table: the vocabulary covers glosses unseen in train."""
