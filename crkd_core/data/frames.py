@@ -50,7 +50,12 @@ def read_entry(entry: CorpusEntry, size: int) -> np.ndarray:
     if entry.video is not None:
         from .video import read_video  # optional dependency (PyAV)
 
-        return read_video(entry.video, size)
+        try:
+            return read_video(entry.video, size)
+        except DataError as exc:  # name the corpus row that lists the video, as frames do
+            if exc.row is not None or not entry.source:
+                raise
+            raise DataError(exc.path, f"{exc.cause} (listed in {entry.source})", entry.row) from exc
     if not entry.frames:
         raise DataError(entry.source or entry.id, f"video {entry.id!r} has no frames", entry.row)
     first_size = None

@@ -9,6 +9,7 @@ arrays up to codec loss. Every failure names the video file.
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,10 +42,53 @@ def read_video(path: str | Path, size: int) -> np.ndarray:
     if not path.is_file():
         raise DataError(path, "video file is missing")
     decode = _decode_av if video_backend() == "av" else _decode_cv2
-    frames = decode(path, size)
+    frames, declared = decode(path, size)
     if not frames:
         raise DataError(path, "video has no frames")
+    check_complete(path, len(frames), declared)
     return np.stack(frames)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """How many frames a container says its video stream holds, and how it says so."""
+
+    frames: int
+    exact: bool  # a frame count in the header (mp4), not an estimate from duration x rate
+    how: str
+
+
+def check_complete(path: Path, decoded: int, declared: Declared | None) -> None:
+    """Refuse a video that decodes to fewer frames than its container declares (truncated).
+
+    A declared frame count may differ by one frame (an edit list); a duration estimate by
+    2 frames or 5 %, whichever is more (variable frame rate).
+    """
+    if declared is None or declared.frames <= 0:
+        return
+    slack = 1 if declared.exact else max(2, round(0.05 * declared.frames))
+    if decoded < declared.frames - slack:
+        raise DataError(
+            path,
+            f"video decodes to {decoded} frames but its container declares {declared.frames} "
+            f"({declared.how}): the file is truncated or damaged",
+        )
+
+
+def _declared_av(container, stream) -> Declared | None:
+    if stream.frames:
+        return Declared(int(stream.frames), True, "its frame count")
+    rate = stream.average_rate or stream.guessed_rate
+    if stream.duration is not None and stream.time_base is not None:
+        seconds = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        seconds = container.duration / 1_000_000  # av.time_base
+    else:
+        return None
+    if not rate or seconds <= 0:
+        return None
+    how = f"its duration {seconds:.2f} s at {float(rate):.3g} frames/s"
+    return Declared(round(seconds * float(rate)), False, how)
 
 
 def probe_video(path: str | Path) -> None:
@@ -75,7 +119,7 @@ def _probe_av(path: Path) -> None:
         raise DataError(path, "file holds no video stream")
 
 
-def _decode_av(path: Path, size: int) -> list[np.ndarray]:
+def _decode_av(path: Path, size: int) -> tuple[list[np.ndarray], Declared | None]:
     import av
 
     try:
@@ -83,9 +127,11 @@ def _decode_av(path: Path, size: int) -> list[np.ndarray]:
             if not container.streams.video:
                 raise DataError(path, "file holds no video stream")
             stream = container.streams.video[0]
-            return [_resize(f.to_ndarray(format="rgb24"), size) for f in container.decode(stream)]
+            declared = _declared_av(container, stream)
+            frames = [_resize(f.to_ndarray(format="rgb24"), size) for f in container.decode(stream)]
+            return frames, declared
     except av.error.FFmpegError as exc:
-        raise DataError(path, f"cannot decode video: {exc}") from exc
+        raise DataError(path, f"cannot decode video (truncated or damaged?): {exc}") from exc
 
 
 def _open_cv2(path: Path):
@@ -97,9 +143,13 @@ def _open_cv2(path: Path):
     return cap
 
 
-def _decode_cv2(path: Path, size: int) -> list[np.ndarray]:
+def _decode_cv2(path: Path, size: int) -> tuple[list[np.ndarray], Declared | None]:
+    import cv2
+
     cap = _open_cv2(path)
     frames = []
+    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)  # from the header; 0 when unknown
+    declared = Declared(count, True, "its frame count (OpenCV)") if count > 0 else None
     try:
         ok, bgr = cap.read()
         while ok:
@@ -107,4 +157,4 @@ def _decode_cv2(path: Path, size: int) -> list[np.ndarray]:
             ok, bgr = cap.read()
     finally:
         cap.release()
-    return frames
+    return frames, declared
