@@ -1,0 +1,347 @@
+"""Statistics of WERs over seeds and test sentences: summaries, paired bootstrap, verdicts.
+
+Two sources of noise are measured separately:
+
+- **Training seeds.** `summarize_seeds` gives the mean, the sample std (ddof=1) and a Student-t
+  95 % interval of the mean over seeds. With one seed there is no spread to measure: the std and
+  the interval are NaN and the text says that they are undefined.
+- **Test sentences.** `paired_bootstrap` compares two systems on the same test sentences. Each
+  system's WER pools all of its seeds: the error counts of its seeds are summed per sentence, so
+  its corpus WER is the mean of its seeds' corpus WERs (every seed scores the same references).
+  The pairing is by sentence: each resample draws sentences with replacement and scores both
+  systems on that same draw, so sentence difficulty, shared by both, cancels out.
+
+Seeds are pooled, not paired: A's seed k has no special relation to B's seed k (they are
+different trainings), and pooling gives the same observed difference as pairing seeds by index
+or averaging over all seed pairs, while it also allows systems with different seed counts (a
+teacher with one seed). The bootstrap interval is therefore conditional on the trained models:
+it says how much the difference could move on another test set of the same kind; the spread
+between trainings is what `summarize_seeds` reports.
+
+The resampling is scipy's (`scipy.stats.bootstrap`, paired, vectorised; 95 % percentile
+interval by default). The two-sided p-value inverts that interval: twice the smaller share of
+resampled differences on either side of zero (with the usual +1 correction), so p < 0.05
+exactly when the 95 % percentile interval leaves out zero, up to that correction.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as sps
+
+from .errors import CRKDError
+from .metrics import per_utterance
+
+CONFIDENCE = 0.95
+N_RESAMPLES = 10_000
+BOOTSTRAP_METHODS = ("percentile", "BCa")
+
+
+class StatsError(CRKDError, ValueError):
+    """The numbers given to a statistic cannot give a meaningful answer (empty, NaN, unaligned)."""
+
+
+@dataclass(frozen=True)
+class SeedSummary:
+    """A WER over training seeds: mean, sample std and a t interval of the mean.
+
+    `std`, `ci_low` and `ci_high` are NaN when there is a single seed.
+    """
+
+    values: tuple[float, ...]
+    mean: float
+    std: float
+    ci_low: float
+    ci_high: float
+    confidence: float = CONFIDENCE
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def has_interval(self) -> bool:
+        return self.n >= 2
+
+    def to_dict(self) -> dict:
+        nan_to_none = {k: (None if math.isnan(v) else v) for k, v in self._numbers().items()}
+        return {"values": list(self.values), "n": self.n, **nan_to_none}
+
+    def _numbers(self) -> dict:
+        return {
+            "mean": self.mean,
+            "std": self.std,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "confidence": self.confidence,
+        }
+
+    def __str__(self) -> str:
+        if not self.has_interval:
+            return f"{self.mean:.1f} (1 seed: std and interval undefined)"
+        pct = round(100 * self.confidence)
+        return (
+            f"{self.mean:.1f} ± {self.std:.1f} ({pct} % CI {self.ci_low:.1f} to "
+            f"{self.ci_high:.1f}, {self.n} seeds)"
+        )
+
+
+def _finite_array(values: Sequence[float], what: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != 1 or arr.size == 0:
+        raise StatsError(f"{what}: need a non-empty list of numbers, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise StatsError(f"{what}: values must be finite, got {arr.tolist()}")
+    return arr
+
+
+def summarize_seeds(values: Sequence[float], confidence: float = CONFIDENCE) -> SeedSummary:
+    """Mean, std (ddof=1) and the Student-t interval of the mean of one WER over seeds.
+
+    Args:
+        values: the WER (percent) of each seed.
+        confidence: of the interval, in (0, 1).
+
+    Raises:
+        StatsError: no values, a NaN or an infinite WER (a run with an empty reference).
+    """
+    if not 0 < confidence < 1:
+        raise StatsError(f"confidence must be in (0, 1), got {confidence}")
+    arr = _finite_array(values, "WER over seeds")
+    mean = float(arr.mean())
+    if arr.size == 1:
+        nan = float("nan")
+        return SeedSummary((mean,), mean, nan, nan, nan, confidence)
+    std = float(arr.std(ddof=1))
+    half = float(sps.t.ppf(0.5 + confidence / 2, arr.size - 1)) * std / math.sqrt(arr.size)
+    return SeedSummary(tuple(arr.tolist()), mean, std, mean - half, mean + half, confidence)
+
+
+def sentence_errors(
+    hyps: Sequence[Sequence[str]], refs: Sequence[Sequence[str]], *, ignore_case: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sentence errors (S + D + I) and reference lengths, with `metrics`' sclite alignment.
+
+    Args:
+        hyps: one hypothesis token sequence per sentence (note: hypotheses first).
+        refs: the references, in the same order.
+        ignore_case: fold ASCII case as sclite does.
+
+    Returns:
+        (errors, n_ref), two int64 arrays of one entry per sentence.
+    """
+    rows = per_utterance(refs, hyps, ignore_case=ignore_case)
+    errors = np.array([r.result.errors for r in rows], dtype=np.int64)
+    return errors, np.array([r.result.n_ref for r in rows], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class SystemErrors:
+    """One system's per-sentence errors on a test set, one row per training seed."""
+
+    name: str
+    ids: tuple[str, ...]
+    errors: np.ndarray  # (seeds, sentences) int64
+    n_ref: np.ndarray  # (sentences,) int64, the same references for every seed
+
+    def __post_init__(self) -> None:
+        errors = np.atleast_2d(np.asarray(self.errors, dtype=np.int64))
+        n_ref = np.asarray(self.n_ref, dtype=np.int64)
+        where = f"system {self.name!r}"
+        if (
+            errors.ndim != 2
+            or n_ref.ndim != 1
+            or not errors.shape[1] == n_ref.size == len(self.ids)
+        ):
+            raise StatsError(
+                f"{where}: errors {errors.shape}, n_ref {n_ref.shape} and {len(self.ids)} ids "
+                "do not line up (want (seeds, sentences), (sentences,), sentences)"
+            )
+        if n_ref.size == 0 or errors.shape[0] == 0:
+            raise StatsError(f"{where}: no sentences or no seeds")
+        if len(set(self.ids)) != len(self.ids):
+            raise StatsError(f"{where}: duplicate sentence ids")
+        if (errors < 0).any():
+            raise StatsError(f"{where}: negative error counts")
+        empty = [i for i, n in zip(self.ids, n_ref.tolist(), strict=True) if n <= 0]
+        if empty:
+            raise StatsError(f"{where}: sentences with an empty reference: {empty[:5]}")
+        object.__setattr__(self, "ids", tuple(self.ids))
+        object.__setattr__(self, "errors", errors)
+        object.__setattr__(self, "n_ref", n_ref)
+
+    @property
+    def seeds(self) -> int:
+        return int(self.errors.shape[0])
+
+    @property
+    def seed_wers(self) -> list[float]:
+        """Each seed's corpus WER, in percent."""
+        return (100.0 * self.errors.sum(axis=1) / self.n_ref.sum()).tolist()
+
+    @property
+    def wer(self) -> float:
+        """The pooled corpus WER (the mean of the seeds' corpus WERs), in percent."""
+        return 100.0 * float(self.errors.sum()) / (self.seeds * float(self.n_ref.sum()))
+
+    @classmethod
+    def from_runs(
+        cls,
+        name: str,
+        runs: Sequence[tuple[Mapping[str, Sequence[str]], Mapping[str, Sequence[str]]]],
+        *,
+        ignore_case: bool = False,
+    ) -> SystemErrors:
+        """Build from each seed's `(hyps, refs)`, both keyed by sentence id (as `EvalResult`).
+
+        Raises:
+            StatsError: no runs, seeds that scored different sentences or references, or a
+                sentence with an empty reference (its WER is undefined).
+        """
+        if not runs:
+            raise StatsError(f"system {name!r}: no runs")
+        ids = tuple(sorted(runs[0][1]))
+        rows, n_ref = [], None
+        for k, (hyps, refs) in enumerate(runs):
+            if tuple(sorted(refs)) != ids or set(hyps) != set(ids):
+                raise StatsError(f"system {name!r}: run {k} scored other sentences than run 0")
+            errs, n = sentence_errors(
+                [hyps[i] for i in ids], [refs[i] for i in ids], ignore_case=ignore_case
+            )
+            if n_ref is not None and not np.array_equal(n, n_ref):
+                raise StatsError(f"system {name!r}: run {k} has other references than run 0")
+            rows.append(errs)
+            n_ref = n
+        return cls(name, ids, np.stack(rows), n_ref)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """System A against B: the pooled WER difference A - B (points), its interval and p-value.
+
+    A negative difference means that A makes fewer errors (WER: lower is better).
+    """
+
+    a: str
+    b: str
+    wer_a: float
+    wer_b: float
+    diff: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    sentences: int
+    seeds_a: int
+    seeds_b: int
+    n_resamples: int
+    confidence: float
+    method: str
+    seed: int
+
+    @property
+    def width(self) -> float:
+        """Width of the interval, in WER points."""
+        return self.ci_high - self.ci_low
+
+    @property
+    def is_tie(self) -> bool:
+        """The interval contains zero: the difference is inside the test set's noise."""
+        return self.ci_low <= 0.0 <= self.ci_high
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__} | {"width": self.width}
+
+
+def _aligned(a: SystemErrors, b: SystemErrors) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A's and B's errors summed over seeds, and n_ref, in A's sentence order."""
+    if set(a.ids) != set(b.ids):
+        only = sorted(set(a.ids) ^ set(b.ids))[:5]
+        raise StatsError(f"{a.name!r} and {b.name!r} scored different sentences, e.g. {only}")
+    order = {sid: k for k, sid in enumerate(b.ids)}
+    idx = np.array([order[sid] for sid in a.ids])
+    if not np.array_equal(a.n_ref, b.n_ref[idx]):
+        raise StatsError(f"{a.name!r} and {b.name!r} have different references")
+    return a.errors.sum(axis=0), b.errors.sum(axis=0)[idx], a.n_ref
+
+
+def paired_bootstrap(
+    a: SystemErrors,
+    b: SystemErrors,
+    *,
+    n_resamples: int = N_RESAMPLES,
+    confidence: float = CONFIDENCE,
+    method: str = "percentile",
+    seed: int = 0,
+) -> Comparison:
+    """Paired bootstrap over test sentences of the pooled corpus WER difference A - B.
+
+    Each resample draws the test sentences with replacement (the same draw for A and B) and
+    computes 100 * (sum errors_A / (seeds_A * sum n_ref) - sum errors_B / (seeds_B * sum n_ref)).
+
+    Args:
+        a, b: the systems, scored on the same sentences (matched by id) and references.
+        n_resamples: bootstrap resamples.
+        confidence: of the interval.
+        method: "percentile" or "BCa" (scipy's; BCa is undefined when A and B never differ).
+        seed: of the resampling RNG, so that a report is reproducible.
+    """
+    if method not in BOOTSTRAP_METHODS:
+        raise StatsError(f"unknown bootstrap method {method!r}; use one of {BOOTSTRAP_METHODS}")
+    if n_resamples < 100:
+        raise StatsError(f"n_resamples must be at least 100, got {n_resamples}")
+    ea, eb, n_ref = _aligned(a, b)
+    sa, sb = a.seeds, b.seeds
+
+    def diff(err_a, err_b, n, axis=-1):
+        total = n.sum(axis=axis)
+        return 100.0 * (err_a.sum(axis=axis) / (sa * total) - err_b.sum(axis=axis) / (sb * total))
+
+    res = sps.bootstrap(
+        (ea, eb, n_ref),
+        diff,
+        n_resamples=n_resamples,
+        paired=True,
+        vectorized=True,
+        confidence_level=confidence,
+        method=method,
+        rng=np.random.default_rng(seed),
+    )
+    dist = res.bootstrap_distribution
+    below, above = int((dist <= 0).sum()), int((dist >= 0).sum())
+    p = min(1.0, 2 * (1 + min(below, above)) / (n_resamples + 1))
+    ci = res.confidence_interval
+    return Comparison(
+        a.name, b.name, a.wer, b.wer, float(diff(ea, eb, n_ref)), float(ci.low), float(ci.high),
+        p, int(n_ref.size), sa, sb, n_resamples, confidence, method, seed,
+    )  # fmt: skip
+
+
+def verdict(c: Comparison, margin: float | None = None) -> str:
+    """One sentence that answers "is A better than B?", with the interval and p-value.
+
+    Args:
+        c: the comparison.
+        margin: when given (WER points), also say whether A is shown to be within `margin` of
+            B: the upper end of the interval is at most `margin` (a non-inferiority claim).
+    """
+    pct = round(100 * c.confidence)
+    numbers = (
+        f"{c.wer_a:.1f} % against {c.wer_b:.1f} % WER, difference {c.diff:+.1f} points "
+        f"({pct} % CI {c.ci_low:+.1f} to {c.ci_high:+.1f}, p = {c.p_value:.3g}, "
+        f"{c.sentences} sentences, {c.seeds_a} and {c.seeds_b} seeds)"
+    )
+    if c.is_tie:
+        head = f"Tie: {c.a} and {c.b} do not differ beyond the noise"
+    elif c.ci_high < 0:
+        head = f"{c.a} is better than {c.b}"
+    else:
+        head = f"{c.a} is worse than {c.b}"
+    tail = ""
+    if margin is not None:
+        shown = "is" if c.ci_high <= margin else "is not"
+        tail = f"; {c.a} {shown} shown to be within {margin:+.1f} points of {c.b}"
+    return f"{head}: {numbers}{tail}."
