@@ -1,0 +1,103 @@
+"""The hidden folders beside a SignWorld target while it is drawn, and the lock that guards them.
+
+`crkd synth --out D` draws into `.D.partial-<hex>` beside D and renames it to D at the end; with
+`--force`, the old D is first renamed to `.D.old-<hex>` and removed after the swap. A kill (power
+cut, OOM killer, SIGKILL) can leave either behind. Under the lock `.D.lock`, no other run is
+drawing D, so the next run may safely remove them, and says so. The lock also makes a second
+concurrent run into the same D fail at once, instead of both reporting success.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ...errors import DataError
+
+PARTIAL = ".partial-"
+OLD = ".old-"
+
+
+def lock_path(out: Path) -> Path:
+    return out.parent / f".{out.name}.lock"
+
+
+@contextmanager
+def target_lock(out: Path) -> Iterator[None]:
+    """Hold an exclusive, non-blocking flock on `.<out>.lock`; DataError if another run holds it.
+
+    The lock file is removed on release while still locked. A run that opened it meanwhile
+    finds, once it gets the lock, that its file is no longer the one at the path, and retries.
+    """
+    path = lock_path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_pid(fd)
+            os.close(fd)
+            raise DataError(
+                out,
+                f"another `crkd synth` (pid {holder}) is drawing into this folder (it holds "
+                f"{path.name}); wait for it to finish or choose another --out",
+            ) from None
+        if _same_file(fd, path):
+            break
+        os.close(fd)  # the holder removed this file as we opened it: lock the new one
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _read_pid(fd: int) -> str:
+    try:
+        return os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def leftovers(out: Path) -> tuple[list[Path], list[Path]]:
+    """(partial folders, old datasets) that interrupted runs left beside `out`."""
+    if not out.parent.is_dir():
+        return [], []
+    mine = [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.")]
+    partial = sorted(p for p in mine if p.name.startswith(f".{out.name}{PARTIAL}"))
+    old = sorted(p for p in mine if p.name.startswith(f".{out.name}{OLD}"))
+    return partial, old
+
+
+def recover_leftovers(out: Path, report: Callable[[str], None]) -> None:
+    """Remove what interrupted runs left beside `out`, or restore `out` from an old copy.
+
+    Call only under `target_lock(out)`. A `.old-` folder with no `out` means a run was killed in
+    the middle of replacing `out`: the old dataset is the only complete copy, so it is renamed
+    back rather than removed.
+    """
+    partial, old = leftovers(out)
+    for p in partial:
+        shutil.rmtree(p)
+        report(f"removed {p}, the partial dataset of an interrupted `crkd synth`")
+    for p in old:
+        if not out.exists():
+            os.rename(p, out)
+            report(f"restored {out} from {p.name}, left by a `crkd synth --force` killed mid-swap")
+        else:
+            shutil.rmtree(p)
+            report(f"removed {p}, a replaced dataset that an interrupted run did not delete")
