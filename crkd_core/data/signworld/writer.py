@@ -29,6 +29,7 @@ from .phonology import HANDSHAPES, build_gloss_table
 from .profiles import PROFILES, Profile
 from .render import make_scene, render_video
 from .signer import Signer, sample_signer
+from .staging import OLD, PARTIAL, recover_leftovers, target_lock
 
 SPLIT_CODES = {"train": 1, "dev": 2, "test": 3, UNSEEN_SPLIT: 4}
 SIGNER_STREAM = 99
@@ -82,18 +83,20 @@ def generate_signworld(
     if seed < 0:
         raise ConfigError(f"the seed must be >= 0, got {seed}")
     prof = (PROFILES.get(profile) if isinstance(profile, str) else profile).with_size(size)
-    out = Path(out)
-    _check_target(out, force)
-    tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir(parents=True)
-    try:
-        result = _write_all(tmp, prof, seed, unseen_signers, progress)
-        result.seconds = time.perf_counter() - start
-        _publish(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    result.root = out
+    shown, out = Path(out), Path(os.path.abspath(out))  # abspath: `--out .` has a name too
+    with target_lock(out):  # a second run into the same folder fails here, at once
+        recover_leftovers(out, progress or (lambda line: None))
+        _check_target(out, force)
+        tmp = out.parent / f".{out.name}{PARTIAL}{uuid.uuid4().hex[:8]}"
+        tmp.mkdir(parents=True)
+        try:
+            result = _write_all(tmp, prof, seed, unseen_signers, progress)
+            result.seconds = time.perf_counter() - start
+            _publish(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    result.root = shown
     return result
 
 
@@ -108,7 +111,7 @@ def _publish(tmp: Path, out: Path) -> None:
     """Move the finished dataset into place; an old one is removed only after the swap."""
     old = None
     if out.exists():
-        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+        old = out.parent / f".{out.name}{OLD}{uuid.uuid4().hex[:8]}"
         os.rename(out, old)
     os.rename(tmp, out)
     if old is not None:
