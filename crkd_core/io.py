@@ -8,6 +8,7 @@ shared machine can read each other's runs when the umask allows it.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -37,6 +38,8 @@ def default_file_mode() -> int:
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call `write(tmp_path)`, then move tmp_path over `path` in one rename."""
     path = Path(path)
+    if path.is_dir():  # else os.replace fails late, naming the temporary file
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

@@ -34,6 +34,11 @@ def target_lock(out: Path) -> Iterator[None]:
     finds, once it gets the lock, that its file is no longer the one at the path, and retries.
     """
     path = lock_path(out)
+    for parent in (out.parent, *out.parent.parents):  # the nearest existing one must be a folder
+        if parent.exists():
+            if not parent.is_dir():
+                raise DataError(parent, f"is a file, so --out {out} cannot be created below it")
+            break
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
