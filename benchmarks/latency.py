@@ -22,7 +22,7 @@ Peak memory is the peak resident set (VmHWM, /proc/self/status) of a fresh proce
 imports torch and onnxruntime, builds one engine and runs one clip; its increase over the
 imports is reported too. The machine's fp32 ceiling is a 2048x2048 torch matmul, timed in the
 same interleaved rounds as the models (so under the same load); each model's achieved GFLOP/s
-is 2 * GMACs/frame (crkd_core.profile) * fps, and its fraction of the ceiling is reported.
+is 2 * GMACs/frame (crkd_core.cost) * fps, and its fraction of the ceiling is reported.
 
 Threads wait passively (OMP_WAIT_POLICY=PASSIVE, onnxruntime without spinning) unless
 `--spin`: see crkd_core/deploy/fuse.py for why.
@@ -82,13 +82,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from crkd_core.cost import count_params, gmacs_per_frame
 from crkd_core.deploy.export import export_onnx
 from crkd_core.deploy.fuse import fold_conv_bn, to_channels_last
 from crkd_core.deploy.quantize import quantize_int8
 from crkd_core.deploy.runtime import OnnxRecognizer, TorchRecognizer
 from crkd_core.io import atomic_write_json
 from crkd_core.models import build_student, build_teacher
-from crkd_core.profile import count_params, gmacs_per_frame
 
 ROOT = Path(__file__).resolve().parent
 

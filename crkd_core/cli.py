@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         command = None
     args = build_parser(only=command).parse_args(argv)
+    args.argv = list(argv)  # what command.txt records
     try:
         return int(importlib.import_module(module_name(args.command)).run(args) or 0)
     except KeyboardInterrupt:

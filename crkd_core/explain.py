@@ -15,14 +15,18 @@ compared after upsampling both to the larger map size.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .checkpoint import load_model, meta_view, meta_vocab
+from .data.corpus import open_dataset
+from .data.frames import read_entry
+from .data.transforms import make_views
 from .errors import ConfigError
 from .metrics import top_confusions
 from .models.network import SLRNet
@@ -123,9 +127,6 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 
 def clip_views(data, split: str, vid: str, spec):
     """(corpus entry, `Views`) of one video, centre-cropped as at test time."""
-    from .data.corpus import open_dataset
-    from .data.frames import read_entry
-    from .data.transforms import make_views
 
     entries = [e for e in open_dataset(data).read_split(split) if e.id == vid]
     if not entries:
@@ -219,9 +220,6 @@ def explain_sentence(
     split: str = "test",
 ) -> SentenceAttribution:
     """Attribute one sentence for a teacher run and an LRINet run (same crop, own sizes)."""
-    from pathlib import Path
-
-    from .checkpoint import load_model, meta_view, meta_vocab
 
     teacher, _ = load_model(teacher_run)
     student, smeta = load_model(student_run)
@@ -259,12 +257,3 @@ def confusions(refs, hyps, groups: dict[str, tuple] | None = None, k: int = 15):
         for c in top_confusions(refs, hyps, k)
     ]
     return pd.DataFrame(rows, columns=["reference", "hypothesis", "count", "handshape only"])
-
-
-def substitution_share(refs, hyps, groups: dict[str, tuple]) -> float:
-    """Share (percent) of all substitutions that stay inside a handshape group."""
-    pairs: Counter = Counter()
-    for c in top_confusions(refs, hyps, k=10**9):
-        pairs[groups.get(c.ref) == groups.get(c.hyp) and c.ref in groups] += c.count
-    total = sum(pairs.values())
-    return 100.0 * pairs[True] / total if total else float("nan")

@@ -8,11 +8,13 @@ knows nothing of distillation. Each epoch ends with an atomic checkpoint of the 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -30,8 +32,7 @@ from .distributed import DistEnv, all_reduce_mean, barrier
 from .errors import NumericalError
 from .evaluation import EvalResult, evaluate
 from .faults import maybe_fail
-from .io import atomic_write_json
-from .runs import RunDir
+from .io import atomic_write_json, atomic_write_text
 
 
 @dataclass
@@ -57,6 +58,7 @@ class TrainState:
     best_epoch: int = -1
     train_seconds: float = 0.0
     skipped_batches: int = 0
+    optimizer_steps: int = 0
     history: list | None = None
 
 
@@ -65,7 +67,7 @@ class Trainer:
         self,
         task: torch.nn.Module,
         cfg: TrainConfig,
-        run: RunDir,
+        folder: Path,
         env: DistEnv,
         meta: dict,
         vocab,
@@ -73,7 +75,7 @@ class Trainer:
     ):
         self.task = task.to(env.device)
         self.cfg = cfg
-        self.run = run
+        self.folder = Path(folder)  # where checkpoints and log.jsonl go
         self.env = env
         self.meta = meta  # checkpoint meta (preset, view, vocab, ...)
         self.vocab = vocab
@@ -107,7 +109,7 @@ class Trainer:
         terms = ", ".join(f"{k}={v.item():.4g}" for k, v in losses.items())
         raise NumericalError(
             f"non-finite loss ({terms}) in epoch {self.state.epoch + 1} on clips {ids[:4]}; "
-            f"the last good checkpoint is {self.run.path / 'last.safetensors'} (epoch "
+            f"the last good checkpoint is {self.folder / 'last.safetensors'} (epoch "
             f"{self.state.epoch}); resume with --resume, or pass --nan-policy skip to skip such "
             "batches (they are counted in metrics.json)"
         )
@@ -150,9 +152,10 @@ class Trainer:
             leave=False,
             mininterval=2.0,
         )
-        for batch in bar:
+        for i, batch in enumerate(bar):
             micro.append(batch)
-            if len(micro) < self.cfg.grad_accum:
+            # the epoch's last micro-batches make a shorter step rather than being dropped
+            if len(micro) < self.cfg.grad_accum and i + 1 < len(loader):
                 continue
             logs, micro = self._step(micro), []
             maybe_fail("train_step")
@@ -161,6 +164,7 @@ class Trainer:
                 for k, v in logs.items():
                     totals[k] = totals.get(k, 0.0) + v
                 bar.set_postfix(loss=f"{logs['total']:.3f}")
+        self.state.optimizer_steps += steps
         means = {f"train_{k}": v / max(1, steps) for k, v in totals.items()}
         return all_reduce_mean(means, self.env)
 
@@ -215,7 +219,7 @@ class Trainer:
         if row["dev_wer"] < self.state.best_wer:
             self.state.best_wer, self.state.best_epoch = row["dev_wer"], row["epoch"]
             save_model(
-                self.run.path,
+                self.folder,
                 model,
                 {**self.meta, "epoch": row["epoch"], "dev_wer": row["dev_wer"]},
             )
@@ -229,13 +233,14 @@ class Trainer:
             "optimizer": rest,
             "train_config": asdict(self.cfg),
         }
-        save_weights(self.run.path / "last.safetensors", tensors, extra=state)
-        atomic_write_json(self.run.path / "last.json", {**self.meta, **state})  # for people
-        self.run.write_log(self.state.history)
+        save_weights(self.folder / "last.safetensors", tensors, extra=state)
+        atomic_write_json(self.folder / "last.json", {**self.meta, **state})  # for people
+        log = "".join(json.dumps(row) + "\n" for row in self.state.history)
+        atomic_write_text(self.folder / "log.jsonl", log)
 
     def resume(self) -> bool:
         """Load the last completed epoch's state if the run folder has one; True if it did."""
-        path = self.run.path / "last.safetensors"
+        path = self.folder / "last.safetensors"
         if not path.is_file():
             return False
         tensors, state = load_weights(path), load_extra(path)
@@ -244,5 +249,5 @@ class Trainer:
         )
         restore_optimizer(self.optimizer, tensors, state["optimizer"])
         torch.set_rng_state(tensors["rng.torch"])
-        self.state = TrainState(**state["train_state"])
+        self.state = TrainState(**{"optimizer_steps": 0, **state["train_state"]})
         return True

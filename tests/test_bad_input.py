@@ -20,11 +20,11 @@ from crkd_core import api
 from crkd_core.checkpoint import load_legacy_pt, load_model
 from crkd_core.data.dataset import Batch
 from crkd_core.data.vocab import Vocab
-from crkd_core.distill import CTCTask
 from crkd_core.distributed import DistEnv
 from crkd_core.errors import CheckpointError, ConfigError, DataError, NumericalError, VocabError
+from crkd_core.experiment import RunDir
 from crkd_core.models import build_teacher
-from crkd_core.runs import RunDir
+from crkd_core.tasks import CTCTask
 from crkd_core.trainer import TrainConfig, Trainer
 
 from .helpers import frame_dir, write_phoenix
@@ -269,7 +269,7 @@ def test_non_finite_input_stops_training_with_pointer(tmp_path, bad):
     trainer = Trainer(
         task,
         TrainConfig(epochs=1, batch_size=2, lr=1e-3),
-        run,
+        run.path,
         DistEnv(),
         {},
         Vocab.from_glosses("ABCD"),

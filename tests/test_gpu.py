@@ -5,10 +5,10 @@ import torch
 
 from crkd_core.data.dataset import Batch
 from crkd_core.data.vocab import Vocab
-from crkd_core.distill import CTCTask, Distiller
 from crkd_core.distributed import DistEnv
+from crkd_core.experiment import RunDir
 from crkd_core.models import build_student, build_teacher
-from crkd_core.runs import RunDir
+from crkd_core.tasks import CTCTask, Distiller
 from crkd_core.trainer import TrainConfig, Trainer
 
 pytestmark = pytest.mark.gpu
@@ -37,7 +37,7 @@ def test_training_steps_on_cuda_with_amp(tmp_path, amp):
     trainer = Trainer(
         task,
         TrainConfig(epochs=1, batch_size=2, lr=3e-3, amp=amp),
-        run,
+        run.path,
         env,
         {},
         Vocab.from_glosses("ABCD"),

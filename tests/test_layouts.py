@@ -12,9 +12,8 @@ from PIL import Image
 from crkd_core.data.corpus import BrokenVideoWarning, Phoenix2014, open_dataset
 from crkd_core.data.frames import read_entry
 from crkd_core.data.layouts import CSLDaily, CustomCSV, Phoenix2014T
-from crkd_core.data.preprocessing import preprocessing_sizes
 from crkd_core.data.video import read_video
-from crkd_core.errors import ConfigError, DataError, ToolMissingError
+from crkd_core.errors import DataError, ToolMissingError
 from crkd_core.pipeline import build_vocab
 
 # train glosses {A, B, C}; dev adds D, test adds E: 'train' gives blank + 3 classes, 'all' blank + 5
@@ -403,7 +402,7 @@ def test_empty_annotation_names_file_and_row(tmp_path, name):
         open_dataset(root, name).read_split("train")
 
 
-# --- vocabulary conventions and named preprocessing ---------------------------------------------
+# --- vocabulary conventions ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", sorted(WRITERS))
@@ -412,21 +411,3 @@ def test_vocabulary_class_counts_for_both_conventions(tmp_path, name):
     train, full = build_vocab(layout, "train"), build_vocab(layout, "all")
     assert (len(train), len(full)) == (4, 6)  # blank + A B C; blank + A B C D E
     assert full.tokens == ("<blank>", "A", "B", "C", "D", "E")
-
-
-@pytest.mark.parametrize(
-    "name, preset, sizes",
-    [
-        ("peers", "paper", (256, 224)),
-        ("crkd", "paper", (256, 224)),
-        ("crkd", "cpu", (72, 64)),
-    ],
-)
-def test_named_preprocessing_sizes(name, preset, sizes):
-    assert preprocessing_sizes(name, preset) == sizes
-
-
-@pytest.mark.parametrize("name, preset", [("peers", "cpu"), ("nope", "paper")])
-def test_named_preprocessing_refuses_what_cannot_fit(name, preset):
-    with pytest.raises(ConfigError):
-        preprocessing_sizes(name, preset)

@@ -4,12 +4,12 @@ import pytest
 import torch
 
 from crkd_core.data.dataset import Batch
-from crkd_core.distill import CTCTask, Distiller
 from crkd_core.errors import ConfigError
 from crkd_core.losses import FeatureKD, LogitKD
 from crkd_core.losses.ctc import ctc_min_length
 from crkd_core.models import build_student, build_teacher
 from crkd_core.models.network import NetConfig, SLRNet, SLROutput
+from crkd_core.tasks import CTCTask, Distiller
 
 
 def out(logits, lengths, fmap=None):

@@ -26,11 +26,11 @@ NOTEBOOKS = {name: ROOT / "notebooks" / f"{name}.ipynb" for name in study.NOTEBO
 # -- the notebooks as files --------------------------------------------------------------------
 def test_notebooks_match_their_sources():
     spec = importlib.util.spec_from_file_location(
-        "make_notebooks", ROOT / "tools" / "make_notebooks.py"
+        "sync_notebooks", ROOT / "tools" / "sync_notebooks.py"
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert module.main(["--check"]) == 0, "run: python tools/make_notebooks.py"
+    assert module.main(["--check"]) == 0, "run: python tools/sync_notebooks.py"
 
 
 @pytest.mark.parametrize("name", study.NOTEBOOKS)
@@ -76,7 +76,7 @@ def test_config_takes_profile_values_for_unset_parameters(tmp_path):
 
 
 def test_shards_partition_the_grid_and_partial_points_resume(tmp_path):
-    base = dict(profile="default", data="d", study_dir=str(tmp_path))
+    base = dict(profile="default", data=str(tmp_path / "d"), study_dir=str(tmp_path))
     names = []
     for i in (1, 2, 3):
         cfg = study.AblationConfig.build(**base, shard=f"{i}/3", run=False)
@@ -84,10 +84,13 @@ def test_shards_partition_the_grid_and_partial_points_resume(tmp_path):
         names += [p.name for k, p in enumerate(study.grid_points(cfg)) if k % n == i_ - 1]
     assert sorted(names) == sorted(p.name for p in study.grid_points(cfg))
     p = study.grid_points(cfg)[0]
-    assert "--resume" not in study.point_command(cfg, p, 1)
+    (tmp_path / "d").mkdir()
+    (cfg.teacher_run(p.seed)).mkdir(parents=True)
+    (cfg.teacher_run(p.seed) / "checkpoint.json").write_text("{}")
+    assert not study.point_config(cfg, p, 1).resume
     cfg.paths.point(p).mkdir(parents=True)
     (cfg.paths.point(p) / "config.json").write_text("{}")
-    assert "--resume" in study.point_command(cfg, p, 1)
+    assert study.point_config(cfg, p, 1).resume
 
 
 def test_benchmark_results_are_tabulated(tmp_path):
@@ -201,6 +204,17 @@ def test_training_runs_are_complete_and_reused(smoke_study):
     headline = read_json(root / "study" / "02_distill_student" / "headline.json")
     assert {r["model"] for r in headline} == {"Teacher", "LRINet + CRKD", "LRINet without KD"}
     assert all(r["fps"] > 0 and r["gmacs_per_frame"] > 0 for r in headline)
+
+
+@pytest.mark.slow
+def test_published_artifacts_hold_no_machine_paths(smoke_study):
+    """study.json and every page name paths relative to the repository or the study folder."""
+    root, _ = smoke_study
+    machine = {str(root), str(ROOT), str(Path.home())}
+    for page in [*(root / "reports").glob("*.html"), root / "reports" / "study.json"]:
+        text = page.read_text("utf-8")
+        leaked = [m for m in machine if m in text]
+        assert not leaked, f"{page.name} names {leaked}"
 
 
 @pytest.mark.slow

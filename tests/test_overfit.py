@@ -4,8 +4,8 @@ import torch
 
 from crkd_core.data.dataset import Batch
 from crkd_core.decode import greedy_decode
-from crkd_core.distill import CTCTask, Distiller
 from crkd_core.models import build_student, build_teacher
+from crkd_core.tasks import CTCTask, Distiller
 
 
 def make_batch():

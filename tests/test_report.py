@@ -20,7 +20,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from crkd_core import plots, report
-from crkd_core.report import PageStatus, Provenance
+from crkd_core.study.report import PageStatus, Provenance
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from crkd_core.data.corpus import open_dataset
-from crkd_core.data.signworld import Profile, build_gloss_table, generate_signworld, writer
+from crkd_core.data.signworld import DataSize, build_gloss_table, generate_signworld, writer
 from crkd_core.data.signworld.grammar import Grammar
 from crkd_core.data.signworld.motion import SignInstance, build_timeline, sample_instances
 from crkd_core.data.signworld.phonology import HANDSHAPES
@@ -19,8 +19,8 @@ from crkd_core.data.signworld.signer import sample_signer
 from crkd_core.data.synthetic import SignWorld, blind_floor, handshape_blind_floor, read_metadata
 from crkd_core.errors import DataError
 
-TINY = Profile("tiny", train=5, dev=2, test=2, signers=2, unseen_signers=1)
-MICRO = Profile("micro", train=2, dev=1, test=1, signers=1, unseen_signers=1, size=48)
+TINY = DataSize("tiny", train=5, dev=2, test=2, signers=2, unseen_signers=1)
+MICRO = DataSize("micro", train=2, dev=1, test=1, signers=1, unseen_signers=1, size=48)
 TABLE = build_gloss_table()
 
 
@@ -291,9 +291,9 @@ def test_study_tables_find_the_floor_of_signworld_only(tiny_root: Path, tmp_path
 
 def test_cli_profiles_match_the_registry():
     from crkd_core.commands.synth import PROFILE_NAMES
-    from crkd_core.data.signworld import PROFILES
+    from crkd_core.data.signworld import DATA_SIZES
 
-    assert sorted(PROFILE_NAMES) == PROFILES.names()
+    assert sorted(PROFILE_NAMES) == DATA_SIZES.names()
 
 
 def test_cli_parses_the_contract():

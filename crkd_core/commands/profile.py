@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
+from ..cost import profile_side_by_side
 from ..io import atomic_write_json
 from ..models.presets import PRESETS, build_student, build_teacher
-from ..profile import profile_side_by_side
 
 
 def add_arguments(p) -> None:

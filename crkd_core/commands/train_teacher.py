@@ -6,15 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..data.transforms import ViewSpec
-from ..distill import CTCTask
-from ..models.presets import PRESETS, build_teacher
-from ..pipeline import DataConfig, build_vocab, open_layout
-from ._training import add_common_arguments, fit_and_test, seed_everything
+from ..experiment import TeacherRunConfig, train_teacher
+from ._args import add_run_arguments, command_line, config_from_args, non_negative_float
 
 
 def add_arguments(p) -> None:
-    add_common_arguments(p)
+    add_run_arguments(p)
     p.add_argument(
         "--vocab",
         default="train",
@@ -30,7 +27,7 @@ def add_arguments(p) -> None:
     )
     p.add_argument(
         "--visual-ctc",
-        type=float,
+        type=non_negative_float,
         default=None,
         metavar="W",
         help="weight of the auxiliary CTC on the 1D-conv features, before the BiLSTM "
@@ -39,21 +36,6 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    preset = PRESETS.get(args.preset)
-    layout = open_layout(DataConfig(args.data, args.dataset))
-    vocab = build_vocab(layout, args.vocab)
-    seed_everything(args.seed)
-    model = build_teacher(preset, len(vocab), args.visual_ctc)
-    if args.pretrained:
-        from ..models.pretrained import load_resnet18_trunk
-
-        n = load_resnet18_trunk(model.trunk, args.pretrained)
-        print(f"loaded {n} pretrained trunk tensors from {args.pretrained}")
-    spec = ViewSpec(preset.pre_size, model.cfg.input_size, flip=layout.mirror_safe)
-    extra = {
-        "vocab_convention": args.vocab,
-        "pretrained": str(args.pretrained) if args.pretrained else None,
-    }
-    metrics = {"kd": "none", "vocab_size": len(vocab)}
-    fit_and_test(args, "teacher", preset, CTCTask(model, "teacher"), vocab, spec, extra, metrics)
+    cfg = config_from_args(TeacherRunConfig, args)
+    train_teacher(cfg, command=command_line(args))
     return 0

@@ -25,6 +25,7 @@ from ..io import read_json
 from .corpus import DATASETS, SPLITS, CorpusEntry, Phoenix2014, read_table
 
 METADATA_FILE = "signworld.json"
+TIMINGS_FOLDER = "timings"  # <root>/timings/<split>.json: {id: [[gloss, start, end], ...]}
 UNSEEN_SPLIT = "test_unseen"
 ALL_SPLITS = (*SPLITS, UNSEEN_SPLIT)
 COARSE_KEYS = ("location", "movement", "hands", "orientation")
@@ -42,6 +43,21 @@ def read_metadata(root_or_file: str | Path) -> dict[str, Any]:
     if missing or meta.get("format") != "signworld":
         raise DataError(path, f"not a SignWorld metadata file (missing {missing or 'format'})")
     return meta
+
+
+def read_timings(root: str | Path, split: str) -> dict[str, list[tuple[str, int, int]]]:
+    """Where each gloss of each video of `split` is signed, frames [start, end), as drawn.
+
+    Datasets drawn before the generator wrote timings have none: that is a DataError.
+    """
+    path = Path(root) / TIMINGS_FOLDER / f"{split}.json"
+    if not path.is_file():
+        raise DataError(path, "no gloss timings (drawn by an older SignWorld); draw it again")
+    raw = read_json(path, lambda cause: DataError(path, cause))
+    try:
+        return {vid: [(str(g), int(a), int(b)) for g, a, b in segs] for vid, segs in raw.items()}
+    except (AttributeError, TypeError, ValueError):
+        raise DataError(path, "gloss timings must map ids to [gloss, start, end] lists") from None
 
 
 @DATASETS.register("signworld")

@@ -1,7 +1,3 @@
-# Notebook source: `python tools/make_notebooks.py` writes the .ipynb beside this folder. In a
-# notebook, imports follow the parameters cell and a bare last expression is displayed:
-# ruff: noqa: E402, B018
-
 # %% [markdown]
 # # 00 · The data: what the teacher and LRINet see
 #
@@ -71,4 +67,4 @@ plots.gloss_timeline(
 # Pick a sentence and scrub its frames. Widgets don't render in the static report.
 
 # %%
-plots.browser(cfg.data, cfg.split, cfg.sizes) if cfg.interactive else None
+study.browser(cfg.data, cfg.split, cfg.sizes) if cfg.interactive else None

@@ -1,7 +1,3 @@
-# Notebook source: `python tools/make_notebooks.py` writes the .ipynb beside this folder. In a
-# notebook, imports follow the parameters cell and a bare last expression is displayed:
-# ruff: noqa: E402, B018
-
 # %% [markdown]
 # # 02 · Distil LRINet
 #

@@ -6,21 +6,21 @@ grammar, with co-articulated transitions, signer variation and camera noise. `ge
 writes the PHOENIX-2014 release layout, so the same reader loads synthetic and real data.
 
 Modules: phonology (gloss table), grammar (sentences), signer (appearance), motion (poses per
-frame), render (pixels), profiles (sizes), writer (disk). The layout class and the
+frame), render (pixels), sizes (data sizes), writer (disk). The layout class and the
 handshape-blind floor live in `crkd_core.data.synthetic`.
 """
 
 from ..synthetic import SignWorld, handshape_blind_floor
 from .phonology import HANDSHAPES, GlossSpec, Handshape, build_gloss_table
-from .profiles import PROFILES, Profile
+from .sizes import DATA_SIZES, DataSize
 from .writer import SynthResult, generate_signworld
 
 __all__ = [
     "HANDSHAPES",
-    "PROFILES",
+    "DATA_SIZES",
     "GlossSpec",
     "Handshape",
-    "Profile",
+    "DataSize",
     "SignWorld",
     "SynthResult",
     "build_gloss_table",

@@ -132,6 +132,17 @@ def build_timeline(signs: Sequence[SignInstance], rng: np.random.Generator) -> l
     return frames + rest_out
 
 
+def gloss_segments(poses: Sequence[FramePose]) -> list[tuple[str, int, int]]:
+    """(gloss, start, end) for each run of frames [start, end) in which one gloss is signed."""
+    segments: list[tuple[str, int, int]] = []
+    for t, pose in enumerate(poses):
+        if pose.gloss and segments and segments[-1][0] == pose.gloss and segments[-1][2] == t:
+            segments[-1] = (pose.gloss, segments[-1][1], t + 1)
+        elif pose.gloss:
+            segments.append((pose.gloss, t, t + 1))
+    return segments
+
+
 def _rest(n: int, phase: float) -> list[FramePose]:
     poses = [rest_pose(phase + i / 8) for i in range(n)]
     return [FramePose(p, p) for p in poses]

@@ -22,8 +22,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-FINGERS = ("index", "middle", "ring", "pinky")
-
 
 @dataclass(frozen=True)
 class Handshape:

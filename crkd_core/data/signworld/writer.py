@@ -22,13 +22,13 @@ import numpy as np
 from PIL import Image
 
 from ...errors import ConfigError, DataError
-from ..synthetic import METADATA_FILE, UNSEEN_SPLIT, handshape_blind_floor
+from ..synthetic import METADATA_FILE, TIMINGS_FOLDER, UNSEEN_SPLIT, handshape_blind_floor
 from .grammar import Grammar
-from .motion import build_timeline, sample_instances
+from .motion import build_timeline, gloss_segments, sample_instances
 from .phonology import HANDSHAPES, build_gloss_table
-from .profiles import PROFILES, Profile
 from .render import make_scene, render_video
 from .signer import Signer, sample_signer
+from .sizes import DATA_SIZES, DataSize
 from .staging import OLD, PARTIAL, recover_leftovers, target_lock
 
 SPLIT_CODES = {"train": 1, "dev": 2, "test": 3, UNSEEN_SPLIT: 4}
@@ -61,7 +61,7 @@ class SynthResult:
 
 def generate_signworld(
     out: str | Path,
-    profile: str | Profile = "default",
+    profile: str | DataSize = "default",
     seed: int = 0,
     unseen_signers: bool = False,
     force: bool = False,
@@ -72,7 +72,7 @@ def generate_signworld(
 
     Args:
         out: the dataset root to create. It must not exist, or be empty, unless `force`.
-        profile: a profile name (smoke, default, full) or a `Profile`.
+        profile: a profile name (smoke, default, full) or a `DataSize`.
         seed: the seed of everything (signers, sentences, timing, pixels).
         unseen_signers: also write `test_unseen`, signed by signers absent from train.
         force: replace a non-empty `out` (only once the new dataset is complete).
@@ -82,7 +82,7 @@ def generate_signworld(
     start = time.perf_counter()
     if seed < 0:
         raise ConfigError(f"the seed must be >= 0, got {seed}")
-    prof = (PROFILES.get(profile) if isinstance(profile, str) else profile).with_size(size)
+    prof = (DATA_SIZES.get(profile) if isinstance(profile, str) else profile).with_size(size)
     shown, out = Path(out), Path(os.path.abspath(out))  # abspath: `--out .` has a name too
     with target_lock(out):  # a second run into the same folder fails here, at once
         recover_leftovers(out, progress or (lambda line: None))
@@ -119,7 +119,7 @@ def _publish(tmp: Path, out: Path) -> None:
 
 
 def _write_all(
-    root: Path, prof: Profile, seed: int, unseen: bool, progress: Callable[[str], None] | None
+    root: Path, prof: DataSize, seed: int, unseen: bool, progress: Callable[[str], None] | None
 ) -> SynthResult:
     table = build_gloss_table()
     grammar = Grammar(table)
@@ -149,24 +149,27 @@ def _write_all(
 
 
 def _write_split(
-    root: Path, prof: Profile, seed: int, split: str, n: int, pool: list[Signer], grammar: Grammar
+    root: Path, prof: DataSize, seed: int, split: str, n: int, pool: list[Signer], grammar: Grammar
 ) -> tuple[list[str], Counter, int]:
     """Draw and write the videos of one split; returns corpus rows, gloss counts and frames."""
     spec = {g.gloss: g for g in build_gloss_table()}
     feat = root / "features" / f"fullFrame-{prof.size}x{prof.size}px" / split
-    rows, counts, total = [], Counter(), 0
+    rows, counts, total, timings = [], Counter(), 0, {}
     for index in range(n):
         rng = np.random.default_rng([seed, SPLIT_CODES[split], index])
         signer = pool[int(rng.integers(len(pool)))]
         sentence = grammar.sample(rng)
         signs = sample_instances([spec[g] for g in sentence], rng, signer.speed, prof.sign_frames)
         scene = make_scene(signer, prof.size, rng)
-        frames = render_video(scene, build_timeline(signs, rng), rng)
+        poses = build_timeline(signs, rng)
+        frames = render_video(scene, poses, rng)
         vid = f"{split}_{index:05d}"
+        timings[vid] = [list(seg) for seg in gloss_segments(poses)]
         _write_frames(feat / vid / "1", vid, frames)
         rows.append(f"{vid}|{vid}/1/*.png|{signer.id}|{' '.join(sentence)}")
         counts.update(sentence)
         total += len(frames)
+    _write_timings(root, split, timings)
     return rows, counts, total
 
 
@@ -176,6 +179,13 @@ def _write_frames(folder: Path, vid: str, frames: list[np.ndarray]) -> None:
         Image.fromarray(frame).save(folder / f"{vid}_fn{t:06d}-0.png", compress_level=1)
 
 
+def _write_timings(root: Path, split: str, timings: dict[str, list]) -> None:
+    """Where each gloss of each video is signed: `{id: [[gloss, start, end), ...]}`."""
+    path = root / TIMINGS_FOLDER / f"{split}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(timings, separators=(",", ":")) + "\n", encoding="utf-8")
+
+
 def _write_corpus(root: Path, split: str, rows: list[str]) -> None:
     path = root / "annotations" / "manual" / f"{split}.corpus.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -183,7 +193,7 @@ def _write_corpus(root: Path, split: str, rows: list[str]) -> None:
 
 
 def _metadata(
-    prof: Profile,
+    prof: DataSize,
     seed: int,
     table,
     signers: list[Signer],

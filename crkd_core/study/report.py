@@ -14,13 +14,16 @@ its error, linked to its partial page; the index never shows an older success in
 from __future__ import annotations
 
 import html
+import json
 import platform
 import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .io import atomic_write_text, read_json
+from ..io import atomic_write_text, read_json
+from ..plots import pareto
+from .paths import display_path
 
 PAGE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js -%}
@@ -100,7 +103,6 @@ def write_assets(reports: Path) -> None:
     atomic_write_text(reports / PAGE_CSS, page_css()).chmod(0o644)
 
 
-# -- notebook pages ----------------------------------------------------------------------------
 def _exporter(template: str = "crkd_page.html.j2"):
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
@@ -138,7 +140,6 @@ def notebook_page(notebook: str | Path, out: str | Path) -> Path:
     return atomic_write_text(out, body)
 
 
-# -- the index ---------------------------------------------------------------------------------
 def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
@@ -190,8 +191,6 @@ def pareto_html(rows: list[dict] | None, why: str) -> str:
         return f"<p class=failed>Pareto plot not available: {esc(why)}</p>"
     import pandas as pd
     import plotly.io as pio
-
-    from .plots import pareto
 
     fig = pareto(pd.DataFrame(rows), "Resolution ablation: WER against cost")
     return pio.to_html(fig, include_plotlyjs=False, full_html=False, config={"displaylogo": False})
@@ -285,7 +284,11 @@ def compile_report(
         if s.executed and Path(s.executed).is_file():
             notebook_page(s.executed, stale).chmod(0o644)
             s.page = stale.name
-    record = _json({"provenance": asdict(prov), "notebooks": [asdict(s) for s in statuses]})
+    pages = [
+        {**asdict(s), "executed": s.executed and display_path(s.executed, study_dir)}
+        for s in statuses
+    ]
+    record = _json({"provenance": asdict(prov), "notebooks": pages})
     atomic_write_text(study_dir / "study.json", record)  # beside the runs it describes
     atomic_write_text(reports / "study.json", record)
     index = atomic_write_text(reports / "index.html", index_page(study_dir, statuses, prov))
@@ -295,6 +298,4 @@ def compile_report(
 
 
 def _json(obj) -> str:
-    import json
-
     return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"

@@ -1,4 +1,5 @@
-"""SignWorld size profiles: `smoke` (tests, CI), `default` (the study), `full` (tight error bars).
+"""SignWorld data sizes (`crkd synth --profile`): `smoke` (tests, CI), `default` (the study),
+`full` (tight error bars).
 
 SignWorld is this project's invention. A profile fixes the number of videos per split, the number
 of signers, the frame size and the signing tempo. Generation times are for one CPU core.
@@ -13,7 +14,7 @@ from ...registry import Registry
 
 
 @dataclass(frozen=True)
-class Profile:
+class DataSize:
     """How much SignWorld to draw. `test_unseen` videos come from `unseen_signers` new signers."""
 
     name: str
@@ -29,7 +30,7 @@ class Profile:
     def test_unseen(self) -> int:
         return self.test
 
-    def with_size(self, size: int | None) -> Profile:
+    def with_size(self, size: int | None) -> DataSize:
         """This profile at another frame size (None keeps it)."""
         if size is None:
             return self
@@ -41,11 +42,13 @@ class Profile:
         return asdict(self)
 
 
-PROFILES: Registry[Profile] = Registry("SignWorld profile")
-PROFILES.register("smoke")(Profile("smoke", train=24, dev=8, test=8, signers=3, unseen_signers=2))
-PROFILES.register("default")(
-    Profile("default", train=600, dev=80, test=80, signers=8, unseen_signers=3)
+DATA_SIZES: Registry[DataSize] = Registry("SignWorld data size")
+DATA_SIZES.register("smoke")(
+    DataSize("smoke", train=24, dev=8, test=8, signers=3, unseen_signers=2)
 )
-PROFILES.register("full")(
-    Profile("full", train=3000, dev=300, test=300, signers=9, unseen_signers=3)
+DATA_SIZES.register("default")(
+    DataSize("default", train=600, dev=80, test=80, signers=8, unseen_signers=3)
+)
+DATA_SIZES.register("full")(
+    DataSize("full", train=3000, dev=300, test=300, signers=9, unseen_signers=3)
 )

@@ -1,4 +1,6 @@
-"""Cost of a network: parameters, GMACs per frame, and measured frames per second.
+"""Compute cost of a network: parameters, GMACs per frame and measured frames per second.
+
+`crkd profile` prints these for a preset's teacher and LRINet.
 
 GMACs come from `torch.utils.flop_counter` (FLOPs / 2) on a clip of `frames` frames, divided
 by the number of frames. The counter reports nn.LSTM as zero, so the LSTM's multiply-adds are
@@ -33,12 +35,18 @@ def lstm_macs(model: SLRNet, steps: int) -> int:
 
 @torch.no_grad()
 def gmacs_per_frame(model: SLRNet, frames: int = 32) -> float:
+    """Multiply-adds per input frame, counted on the model's own device; its mode is kept."""
     s = model.cfg.input_size
+    device = next(model.parameters()).device
+    was_training = model.training
     model.eval()
-    x = torch.zeros(1, frames, 3, s, s)
+    x = torch.zeros(1, frames, 3, s, s, device=device)
     lengths = torch.tensor([frames])
-    with FlopCounterMode(display=False) as counter:
-        out = model(x, lengths)
+    try:
+        with FlopCounterMode(display=False) as counter:
+            out = model(x, lengths)
+    finally:
+        model.train(was_training)
     macs = counter.get_total_flops() / 2 + lstm_macs(model, int(out.lengths[0]))
     return macs / frames / 1e9
 

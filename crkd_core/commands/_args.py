@@ -1,0 +1,97 @@
+"""What the command adapters share: argparse types that refuse bad values at parse time, the
+options of both training commands, and turning a namespace into a typed experiment config."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..models.presets import PRESETS
+from ..tasks import KD_MODES
+
+T = TypeVar("T")
+
+
+def _number(kind: type, ok, what: str):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+positive_int = _number(int, lambda v: v > 0, "> 0")
+non_negative_int = _number(int, lambda v: v >= 0, ">= 0")
+positive_float = _number(float, lambda v: v > 0 and v != float("inf"), "> 0 and finite")
+non_negative_float = _number(float, lambda v: 0 <= v < float("inf"), ">= 0 and finite")
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of `crkd train-teacher` and `crkd distill` (fields of `RunConfig`)."""
+    p.add_argument("--data", required=True, type=Path, help="dataset root (PHOENIX-2014 layout)")
+    p.add_argument("--out", required=True, type=Path, help="run folder to create")
+    p.add_argument("--dataset", default=None, help="layout name; auto-detected when omitted")
+    p.add_argument("--preset", default="cpu", choices=PRESETS.names())
+    p.add_argument("--epochs", type=positive_int, default=None, help="default: the preset's")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="per process")
+    p.add_argument("--lr", type=positive_float, default=None, help="default: the preset's")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    p.add_argument("--decoder", default="greedy", choices=["greedy", "beam"])
+    p.add_argument("--beam-width", type=positive_int, default=10)
+    p.add_argument("--amp", default="none", choices=["none", "bf16", "fp16"], help="CUDA only")
+    p.add_argument("--grad-accum", type=positive_int, default=1, help="micro-batches per step")
+    p.add_argument("--nan-policy", default="stop", choices=["stop", "skip"])
+    p.add_argument("--cache-dir", type=Path, default=None, help="decoded-frame cache")
+    p.add_argument("--num-workers", type=non_negative_int, default=0, help="DataLoader workers")
+    p.add_argument(
+        "--frame-cache",
+        default="auto",
+        choices=["auto", "disk", "none"],
+        help="cache decoded frames on disk (auto: unless larger than "
+        "$CRKD_CACHE_MAX_GB, 16) or decode every epoch (none)",
+    )
+    p.add_argument(
+        "--allow-oov",
+        action="store_true",
+        help="score dev/test glosses missing from the vocabulary as errors",
+    )
+
+
+def add_kd_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of `crkd distill` beyond the common ones (fields of `StudentRunConfig`)."""
+    p.add_argument("--teacher", required=True, type=Path, help="the teacher's run folder")
+    p.add_argument("--student-size", type=positive_int, default=None, help="LRINet input px")
+    p.add_argument("--kd", default="both", choices=KD_MODES)
+    p.add_argument(
+        "--feature-kd",
+        default="scale",
+        choices=["scale", "recover"],
+        help="scale: LRINet ends on the teacher's map; recover: a smaller map, upsampled",
+    )
+    p.add_argument("--alpha", type=non_negative_float, default=None, help="feature-KD weight")
+    p.add_argument("--beta", type=non_negative_float, default=None, help="logit-KD weight")
+    p.add_argument("--temperature", type=positive_float, default=None)
+
+
+def config_from_args(cls: type[T], args: argparse.Namespace) -> T:
+    """The config `cls` from the namespace's values of its fields."""
+    values: dict[str, Any] = {f.name: getattr(args, f.name) for f in fields(cls)}
+    return cls(**values)
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The `crkd ...` line that was run (what `command.txt` records)."""
+    argv = getattr(args, "argv", None) or [args.command]
+    return shlex.join(["crkd", *argv])

@@ -1,0 +1,33 @@
+"""The experiment layer: the only code that turns a config into a run folder.
+
+- `config`: typed run configs (`TeacherRunConfig`, `StudentRunConfig`, `EvalConfig`), checked
+  when made, with the preset's defaults resolved in one place;
+- `record`: `RunRecord` and `EvalRecord`, the one owner of `metrics.json` and `eval-*.json`;
+- `folder`: the run folder (`RunDir`): config, provenance, the call that started it;
+- `train`, `evaluate`: the runs themselves, as functions split into named steps.
+
+The library below it knows nothing of runs; the study, the CLI and the API call into it.
+"""
+
+from .config import EvalConfig, RunConfig, StudentRunConfig, TeacherRunConfig
+from .evaluate import evaluate_run
+from .folder import RunDir, git_commit
+from .record import DistillInfo, EvalRecord, RunRecord, Score
+from .train import distill, reuse_or_resume, train_teacher
+
+__all__ = [
+    "DistillInfo",
+    "EvalConfig",
+    "EvalRecord",
+    "RunConfig",
+    "RunDir",
+    "RunRecord",
+    "Score",
+    "StudentRunConfig",
+    "TeacherRunConfig",
+    "distill",
+    "evaluate_run",
+    "git_commit",
+    "reuse_or_resume",
+    "train_teacher",
+]

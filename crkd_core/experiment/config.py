@@ -1,0 +1,236 @@
+"""Typed run configs: what a teacher run, a student run and an evaluation take.
+
+The CLI builds them from argv and the API from keyword arguments; both get the same checks,
+before any data is read or any folder is made. A value left `None` takes the preset's default,
+and `train_config()` is the one place where those defaults are resolved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..models.presets import PRESETS, Preset
+from ..pipeline import DataConfig
+from ..scoring.cleaning import CLEANINGS
+from ..tasks import KD_MODES
+from ..trainer import TrainConfig
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "device": ("auto", "cpu", "cuda"),
+    "decoder": ("greedy", "beam"),
+    "amp": ("none", "bf16", "fp16"),
+    "nan_policy": ("stop", "skip"),
+    "frame_cache": ("auto", "disk", "none"),
+    "vocab": ("train", "all"),
+    "kd": KD_MODES,
+    "feature_kd": ("scale", "recover"),
+}
+PATHS = ("data", "out", "cache_dir", "pretrained", "teacher", "run")
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def check_positive(name: str, value: Any, kind: type = int, optional: bool = True) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+        raise ConfigError(f"{flag(name)} must be a {kind.__name__}, got {value!r}")
+    if not value > 0:
+        raise ConfigError(f"{flag(name)} must be > 0, got {value!r}")
+
+
+def check_non_negative(name: str, value: Any, optional: bool = True) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ConfigError(f"{flag(name)} must be a number >= 0, got {value!r}")
+
+
+def check_choice(name: str, value: Any) -> None:
+    if value not in CHOICES[name]:
+        raise ConfigError(f"{flag(name)} must be one of {', '.join(CHOICES[name])}, not {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Checked:
+    """Paths become `Path`s and every field is checked when the config is made."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in PATHS and isinstance(value, str):
+                object.__setattr__(self, f.name, Path(value).expanduser())
+            elif f.name in PATHS and value is not None and not isinstance(value, Path):
+                raise ConfigError(f"{flag(f.name)} must be a path, got {value!r}")
+        for name in CHOICES:
+            if hasattr(self, name):
+                check_choice(name, getattr(self, name))
+        self.validate()
+
+    def validate(self) -> None:
+        """Range checks beyond types and choices (subclasses extend this)."""
+
+    def as_call(self, function: str) -> str:
+        """This config as the Python call that makes the run (for `command.txt`)."""
+        args = ", ".join(
+            f"{f.name}={str(v) if isinstance(v, Path) else v!r}"
+            for f in fields(self)
+            if (v := getattr(self, f.name)) != f.default
+        )
+        return f"{function}({args})"
+
+    def values(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig(_Checked):
+    """What both training runs take: data, preset, optimisation and the run folder."""
+
+    data: Path
+    out: Path
+    dataset: str | None = None  # layout name; auto-detected when None
+    preset: str = "cpu"
+    epochs: int | None = None  # None: the preset's
+    batch_size: int | None = None  # per process
+    lr: float | None = None
+    seed: int = 0
+    resume: bool = False
+    device: str = "auto"
+    threads: int | None = None
+    decoder: str = "greedy"
+    beam_width: int = 10
+    amp: str = "none"
+    grad_accum: int = 1
+    nan_policy: str = "stop"
+    cache_dir: Path | None = None
+    num_workers: int = 0
+    frame_cache: str = "auto"
+    allow_oov: bool = False
+
+    def validate(self) -> None:
+        if self.preset not in PRESETS.names():
+            raise ConfigError(f"--preset must be one of {', '.join(PRESETS.names())}")
+        for name in ("epochs", "batch_size", "threads"):
+            check_positive(name, getattr(self, name))
+        check_positive("lr", self.lr, float)
+        check_positive("beam_width", self.beam_width, optional=False)
+        check_positive("grad_accum", self.grad_accum, optional=False)
+        check_non_negative("num_workers", self.num_workers, optional=False)
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise ConfigError(f"--seed must be an integer, got {self.seed!r}")
+        if not self.data.is_dir():
+            what = "does not exist" if not self.data.exists() else "is not a folder"
+            raise ConfigError(f"{self.data}: --data {what}")
+
+    @property
+    def preset_spec(self) -> Preset:
+        return PRESETS.get(self.preset)
+
+    def train_config(self) -> TrainConfig:
+        """The trainer's settings, with the preset's defaults for what was left unset."""
+        p = self.preset_spec
+        return TrainConfig(
+            epochs=self.epochs or p.epochs,
+            batch_size=self.batch_size or p.batch_size,
+            lr=self.lr or p.lr,
+            grad_accum=self.grad_accum,
+            amp=self.amp,
+            nan_policy=self.nan_policy,
+            decoder=self.decoder,
+            beam_width=self.beam_width,
+            seed=self.seed,
+        )
+
+    def data_config(self) -> DataConfig:
+        return DataConfig(
+            self.data,
+            self.dataset,
+            self.cache_dir,
+            self.allow_oov,
+            self.num_workers,
+            self.frame_cache,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class TeacherRunConfig(RunConfig):
+    """`crkd train-teacher`: the high-resolution teacher, CTC (plus the preset's visual CTC)."""
+
+    vocab: str = "train"  # glosses of train, or of all splits (the peers' convention)
+    pretrained: Path | None = None  # a local ImageNet ResNet-18 state dict; never downloaded
+    visual_ctc: float | None = None  # None: the preset's weight
+
+    def validate(self) -> None:
+        super().validate()
+        check_non_negative("visual_ctc", self.visual_ctc)
+        if self.pretrained is not None and not self.pretrained.is_file():
+            raise ConfigError(f"{self.pretrained}: --pretrained is not a file")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudentRunConfig(RunConfig):
+    """`crkd distill`: LRINet on the low-resolution view, taught by a frozen teacher run."""
+
+    teacher: Path
+    student_size: int | None = None  # px; None: the preset's
+    kd: str = "both"
+    feature_kd: str = "scale"
+    alpha: float | None = None  # feature-KD weight; None: the preset's
+    beta: float | None = None  # logit-KD weight
+    temperature: float | None = None
+
+    def validate(self) -> None:
+        super().validate()
+        check_positive("student_size", self.student_size)
+        check_non_negative("alpha", self.alpha)
+        check_non_negative("beta", self.beta)
+        check_positive("temperature", self.temperature, float)
+        if self.student_size is not None and self.student_size < 8:
+            raise ConfigError(f"--student-size must be at least 8 px, got {self.student_size}")
+        if not (self.teacher / "checkpoint.json").is_file():
+            raise ConfigError(f"{self.teacher}: --teacher is not a run folder with a checkpoint")
+
+    def kd_weights(self) -> tuple[float, float, float]:
+        """alpha, beta and T, with the preset's values for those left unset."""
+        p = self.preset_spec
+        alpha = p.alpha if self.alpha is None else self.alpha
+        beta = p.beta if self.beta is None else self.beta
+        return alpha, beta, p.temperature if self.temperature is None else self.temperature
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvalConfig(_Checked):
+    """`crkd evaluate`: a finished run's checkpoint, scored on one split."""
+
+    run: Path
+    data: Path
+    dataset: str | None = None
+    split: str = "test"
+    decoder: str = "greedy"
+    beam_width: int = 10
+    batch_size: int = 8
+    cleaning: str | None = None  # None: by dataset family
+    cache_dir: Path | None = None
+    allow_oov: bool = False
+    threads: int | None = None
+    device: str = "auto"
+
+    def validate(self) -> None:
+        check_positive("beam_width", self.beam_width, optional=False)
+        check_positive("batch_size", self.batch_size, optional=False)
+        check_positive("threads", self.threads)
+        if self.cleaning is not None and self.cleaning not in CLEANINGS:
+            raise ConfigError(f"--cleaning must be one of {', '.join(sorted(CLEANINGS))}")
+        if not self.data.is_dir():
+            raise ConfigError(f"{self.data}: --data is not a folder")
+        if not (self.run / "checkpoint.json").is_file():
+            raise ConfigError(f"{self.run}: --run is not a run folder with a checkpoint")
+
+    def data_config(self) -> DataConfig:
+        return DataConfig(self.data, self.dataset, self.cache_dir, self.allow_oov)

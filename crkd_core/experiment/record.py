@@ -1,0 +1,252 @@
+"""The run record: the one type that writes and reads `metrics.json` and `eval-*.json`.
+
+`metrics.json` is written last by a training run (`"complete": true`), and `crkd evaluate` writes
+`eval-<split>-<decoder>.json` with the run's identity keys beside its own score. Every reader (the
+evaluate command, the study, the report) goes through `RunRecord.read` / `EvalRecord.read`, so a
+key is named in one place and a damaged file is refused with its path, never half-read.
+
+The JSON keys are the contract of DESIGN.md: `role`, `preset`, `input_size`, `kd`, `seed`,
+`split`, `wer` (percent), `sub`, `del`, `ins`, `n_ref`, `params`, `gmacs_per_frame`,
+`train_seconds`, `world_size`, and `complete`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..errors import FileFormatError
+from ..evaluation import EvalResult
+from ..io import atomic_write_json, read_json
+
+METRICS_FILE = "metrics.json"
+
+
+@dataclass(frozen=True)
+class Score:
+    """WER and its edit counts on one split, as decoded by one decoder."""
+
+    split: str
+    decoder: str
+    wer: float  # percent
+    sub: int
+    dele: int  # "del" in JSON (a Python keyword)
+    ins: int
+    n_ref: int
+    n_utterances: int = 0
+
+    @classmethod
+    def of(cls, split: str, result: EvalResult) -> Score:
+        w = result.wer
+        return cls(split, result.decoder, w.wer, w.sub, w.dele, w.ins, w.n_ref, len(result.refs))
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["del"] = out.pop("dele")
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any], source: Path) -> Score:
+        types = {("del" if k == "dele" else k): t for k, t in _types(cls).items()}
+        return cls(**_take(d, types, source, rename={"del": "dele"}))
+
+
+@dataclass(frozen=True)
+class DistillInfo:
+    """How a student was taught (absent for a teacher)."""
+
+    feature_kd: str  # scale | recover; also LRINet's variant
+    alpha: float
+    beta: float
+    temperature: float
+    teacher_run: str
+    teacher_input_size: int
+
+    @property
+    def student_variant(self) -> str:
+        return self.feature_kd
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What a finished training run measured: its identity, cost, training and test score."""
+
+    role: str  # teacher | student
+    preset: str
+    input_size: int
+    seed: int
+    dataset: str
+    world_size: int
+    kd: str  # none | feature | logit | both
+    vocab_size: int
+    params: int
+    gmacs_per_frame: float
+    loss: str  # the loss formula, e.g. L = 1*CTC + 25*T^2*KL(T=8)
+    epochs: int
+    best_epoch: int
+    best_dev_wer: float
+    train_seconds: float
+    score: Score  # the best checkpoint (by dev WER) on the test split
+    n_train: int = 0
+    skipped_batches: int = 0
+    wall_seconds_this_process: float = 0.0
+    distill: DistillInfo | None = None
+    finished_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S"))
+
+    @property
+    def wer(self) -> float:
+        return self.score.wer
+
+    def identity(self) -> dict[str, Any]:
+        """The keys that say which run this is (copied into every eval-*.json)."""
+        keys = ("role", "preset", "input_size", "kd", "seed", "world_size", "train_seconds")
+        out = {k: getattr(self, k) for k in keys} | {"dataset": self.dataset}
+        if self.distill:
+            out |= {
+                "feature_kd": self.distill.feature_kd,
+                "student_variant": self.distill.feature_kd,
+            }
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NESTED}
+        out |= self.score.to_json()
+        if self.distill:
+            out |= asdict(self.distill) | {"student_variant": self.distill.student_variant}
+        return out | {"complete": True}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any], source: Path) -> RunRecord:
+        if d.get("complete") is not True:
+            raise FileFormatError(source, 'the run did not finish (no "complete": true)')
+        types = {k: t for k, t in _types(cls).items() if k not in _NESTED}
+        values = _take(d, types, source)
+        distill = None
+        if d.get("role") == "student":
+            distill = DistillInfo(**_take(d, _types(DistillInfo), source))
+        return cls(**values, score=Score.from_json(d, source), distill=distill)
+
+    def write(self, run: str | Path) -> Path:
+        return atomic_write_json(Path(run) / METRICS_FILE, self.to_json())
+
+    @classmethod
+    def read(cls, run: str | Path) -> RunRecord:
+        path = Path(run) / METRICS_FILE
+        if not path.is_file():
+            raise FileFormatError(path, "missing: the run did not finish (resume it first)")
+        return cls.from_json(_object(read_json(path), path), path)
+
+
+@dataclass(frozen=True)
+class EvalRecord:
+    """`crkd evaluate`'s result: the run's identity, its score, and the official cleaning's."""
+
+    run: dict[str, Any]  # RunRecord.identity() of the evaluated run
+    score: Score
+    official_cleaning: str
+    official: Score
+    params: int
+    gmacs_per_frame: float
+    eval_seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        official = {"cleaning": self.official_cleaning, **self.official.to_json()}
+        return {
+            **self.run,
+            **self.score.to_json(),
+            "params": self.params,
+            "gmacs_per_frame": self.gmacs_per_frame,
+            "eval_seconds": self.eval_seconds,
+            "official": official,
+            "complete": True,
+        }
+
+    @staticmethod
+    def path(run: str | Path, split: str, decoder: str) -> Path:
+        return Path(run) / f"eval-{split}-{decoder}.json"
+
+    def write(self, run: str | Path, decoder: str) -> Path:
+        """Write `eval-<split>-<decoder>.json`; `decoder` is the option (greedy | beam)."""
+        return atomic_write_json(self.path(run, self.score.split, decoder), self.to_json())
+
+    @classmethod
+    def read(cls, run: str | Path, split: str, decoder: str = "greedy") -> EvalRecord:
+        path = cls.path(run, split, decoder)
+        d = _object(read_json(path), path)
+        official = _object(d.get("official"), path, "official")
+        identity = {k: d[k] for k in _IDENTITY if k in d}
+        return cls(
+            identity,
+            Score.from_json(d, path),
+            str(official.get("cleaning", "")),
+            Score.from_json(
+                {"split": d.get("split"), "decoder": d.get("decoder"), **official}, path
+            ),
+            **_take(d, {"params": int, "gmacs_per_frame": float, "eval_seconds": float}, path),
+        )
+
+
+_NESTED = {"score", "distill"}
+_IDENTITY = (
+    "role",
+    "preset",
+    "input_size",
+    "kd",
+    "seed",
+    "world_size",
+    "train_seconds",
+    "dataset",
+    "feature_kd",
+    "student_variant",
+)
+_CASTS = {"int": int, "float": float, "str": str, "bool": bool}
+
+
+def _types(cls) -> dict[str, type]:
+    """Field name -> the plain type to check, from the dataclass annotations."""
+    out = {}
+    for f in fields(cls):
+        name = str(f.type).split("|")[0].strip()
+        out[f.name] = _CASTS.get(name, object)
+    return out
+
+
+def _take(
+    d: dict[str, Any], types: dict[str, type], source: Path, rename: dict | None = None
+) -> dict[str, Any]:
+    """The typed values of `types`' keys in `d`; a missing key or a wrong type names the file."""
+    out = {}
+    for key, kind in types.items():
+        if key not in d:
+            if key in _OPTIONAL:
+                continue
+            raise FileFormatError(source, f"key {key!r} is missing")
+        value = d[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if kind is not object and not (isinstance(value, kind) and not _is_bool_for(kind, value)):
+            raise FileFormatError(source, f"key {key!r} must be {kind.__name__}, not {value!r}")
+        out[(rename or {}).get(key, key)] = value
+    return out
+
+
+# Keys that older run folders lack: their default applies.
+_OPTIONAL = {
+    "n_train",
+    "skipped_batches",
+    "wall_seconds_this_process",
+    "finished_at",
+    "n_utterances",
+}
+
+
+def _is_bool_for(kind: type, value: Any) -> bool:
+    return isinstance(value, bool) and kind is not bool
+
+
+def _object(value: Any, source: Path, what: str = "the file") -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise FileFormatError(source, f"{what} must be a JSON object")
+    return value

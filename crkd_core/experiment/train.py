@@ -1,0 +1,264 @@
+"""Training runs as library functions: a config in, a finished run folder and its record out.
+
+    record = train_teacher(TeacherRunConfig(data="data/sw", out="runs/teacher", epochs=3))
+    record = distill(StudentRunConfig(data="data/sw", teacher="runs/teacher", out="runs/crkd"))
+
+Both run the same named steps: build the task (`teacher_job` / `student_job`), `load_splits`,
+`start_folder`, `Trainer.fit`, then `test_best` on the test split and `RunRecord.write`. They run
+under torchrun too; only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..checkpoint import load_model, load_weights, meta_view, meta_vocab, model_meta
+from ..cost import count_params, gmacs_per_frame
+from ..data.corpus import DatasetLayout
+from ..data.dataset import SLRDataset
+from ..data.transforms import ViewSpec
+from ..data.vocab import Vocab
+from ..distributed import DistEnv, barrier, init_distributed, shutdown
+from ..errors import CheckpointError
+from ..models.presets import build_student, build_teacher
+from ..models.pretrained import load_resnet18_trunk
+from ..pipeline import build_vocab, check_ctc_lengths, load_split, make_loader, open_layout
+from ..tasks import CTCTask, Distiller
+from ..trainer import Trainer, TrainState
+from .config import RunConfig, StudentRunConfig, TeacherRunConfig
+from .folder import RunDir
+from .record import DistillInfo, RunRecord, Score
+
+EpochHook = Callable[[dict], None]
+
+
+@dataclass
+class Job:
+    """What a run trains: the task, its vocabulary and views, and what the record adds."""
+
+    role: str  # teacher | student
+    task: CTCTask
+    vocab: Vocab
+    spec: ViewSpec
+    layout: DatasetLayout
+    kd: str = "none"
+    distill: DistillInfo | None = None
+    extra_config: dict = field(default_factory=dict)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+# -- the two kinds of run ------------------------------------------------------------------------
+def train_teacher(
+    cfg: TeacherRunConfig, on_epoch: EpochHook | None = None, command: str | None = None
+) -> RunRecord | None:
+    """Train a teacher; returns its record (None on ranks other than 0)."""
+    RunDir(cfg.out).check_start(cfg.resume)
+    return fit_and_test(cfg, teacher_job(cfg), on_epoch, command or cfg.as_call("train_teacher"))
+
+
+def distill(
+    cfg: StudentRunConfig, on_epoch: EpochHook | None = None, command: str | None = None
+) -> RunRecord | None:
+    """Train LRINet from a frozen teacher run; returns its record (None on ranks other than 0)."""
+    RunDir(cfg.out).check_start(cfg.resume)
+    return fit_and_test(cfg, student_job(cfg), on_epoch, command or cfg.as_call("distill"))
+
+
+def reuse_or_resume(out: str | Path) -> tuple[RunRecord | None, bool]:
+    """For re-runnable callers (the study, the API's `reuse`): the record of a complete run in
+    `out` (kept as it is), else whether a partial run there should be resumed."""
+    run = RunDir(out)
+    if run.is_complete():
+        return RunRecord.read(run.path), False
+    return None, run.config_path.is_file()
+
+
+def teacher_job(cfg: TeacherRunConfig) -> Job:
+    preset = cfg.preset_spec
+    layout = open_layout(cfg.data_config())
+    vocab = build_vocab(layout, cfg.vocab)
+    seed_everything(cfg.seed)
+    model = build_teacher(preset, len(vocab), cfg.visual_ctc)
+    if cfg.pretrained:
+        n = load_resnet18_trunk(model.trunk, cfg.pretrained)
+        print(f"loaded {n} pretrained trunk tensors from {cfg.pretrained}")
+    spec = ViewSpec(preset.pre_size, model.cfg.input_size, flip=layout.mirror_safe)
+    extra = {
+        "vocab_convention": cfg.vocab,
+        "pretrained": str(cfg.pretrained) if cfg.pretrained else None,
+    }
+    return Job("teacher", CTCTask(model, "teacher"), vocab, spec, layout, extra_config=extra)
+
+
+def student_job(cfg: StudentRunConfig) -> Job:
+    teacher, tmeta = load_teacher(cfg)
+    source = cfg.teacher / "checkpoint.json"
+    vocab = meta_vocab(tmeta, source)
+    tview = meta_view(tmeta)
+    size = cfg.student_size or cfg.preset_spec.student_size
+    spec = ViewSpec(tview.pre_size, tview.teacher_size, size, flip=tview.flip)
+    layout = open_layout(cfg.data_config())
+    seed_everything(cfg.seed)
+    student = build_student(cfg.preset_spec, len(vocab), size, cfg.feature_kd)
+    alpha, beta, temp = cfg.kd_weights()
+    task = Distiller(student, teacher, cfg.kd, cfg.feature_kd, alpha, beta, temp)
+    info = DistillInfo(cfg.feature_kd, alpha, beta, temp, str(cfg.teacher), tview.teacher_size)
+    extra = {"kd": cfg.kd, **asdict(info), "student_variant": info.student_variant}
+    return Job("student", task, vocab, spec, layout, cfg.kd, info, extra)
+
+
+def load_teacher(cfg: StudentRunConfig):
+    """The teacher run's model and meta; a student run or another preset is refused."""
+    teacher, meta = load_model(cfg.teacher)
+    source = cfg.teacher / "checkpoint.json"
+    if meta.get("role", "teacher") != "teacher":
+        raise CheckpointError(source, f"--teacher names a {meta.get('role')} run, not a teacher")
+    if meta.get("preset") != cfg.preset:
+        raise CheckpointError(
+            source,
+            f"teacher was trained with preset {meta.get('preset')!r}, "
+            f"not {cfg.preset!r}; pass --preset {meta.get('preset')}",
+        )
+    return teacher, meta
+
+
+# -- the steps -----------------------------------------------------------------------------------
+def fit_and_test(
+    cfg: RunConfig, job: Job, on_epoch: EpochHook | None, command: str
+) -> RunRecord | None:
+    """Load the data, train the job's task, test its best checkpoint, write metrics.json."""
+    env = init_distributed(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    splits = load_splits(cfg, job, env)
+    run = RunDir(cfg.out)
+    if env.is_main:
+        run.start(run_config(cfg, job, env), command, resume=cfg.resume)
+    meta = model_meta(
+        job.task.model, cfg.preset, job.spec, job.vocab, role=job.role, dataset=job.layout.name
+    )
+    cost = {"params": count_params(job.task.model), "gmacs": gmacs_per_frame(job.task.model)}
+    trainer = Trainer(job.task, cfg.train_config(), run.path, env, meta, job.vocab)
+    if cfg.resume:
+        trainer.resume()
+    loaders = {
+        s: make_loader(ds, trainer.cfg.batch_size, s == "train", cfg.seed, env, cfg.num_workers)
+        for s, ds in splits.items()
+    }
+    t0 = time.perf_counter()
+    state = trainer.fit(loaders["train"], loaders["dev"], on_epoch=on_epoch or print_epoch)
+    record = None
+    if env.is_main:
+        score = test_best(trainer, run, loaders["test"])
+        record = make_record(cfg, job, env, state, score, cost, len(splits["train"]), t0)
+        record.write(run.path)
+        print_summary(record, run.path)
+    barrier(env)  # the other ranks wait for rank 0's test evaluation before leaving
+    shutdown(env)
+    return record
+
+
+def load_splits(cfg: RunConfig, job: Job, env: DistEnv) -> dict[str, SLRDataset]:
+    """train, dev and test, each checked to give CTC enough output steps for its labels."""
+    data = cfg.data_config()
+    splits = {
+        s: load_split(job.layout, data, s, job.vocab, job.spec, s == "train", cfg.seed, env.is_main)
+        for s in ("train", "dev", "test")
+    }
+    lengths = job.task.model.output_lengths
+    check_ctc_lengths(splits["train"], lengths, 1 - job.spec.temporal_rescale)
+    for s in ("dev", "test"):
+        check_ctc_lengths(splits[s], lengths)
+    return splits
+
+
+def run_config(cfg: RunConfig, job: Job, env: DistEnv) -> dict:
+    """What `config.json` records (and what a resumed run must match)."""
+    return {
+        "role": job.role,
+        "preset": cfg.preset,
+        "data": str(cfg.data),
+        "dataset": job.layout.name,
+        "view": job.spec.to_dict(),
+        "net": job.task.model.cfg.to_dict(),
+        "train": asdict(cfg.train_config()),
+        "seed": cfg.seed,
+        "loss": job.task.describe(),
+        "world_size": env.world_size,
+        "epochs": cfg.train_config().epochs,
+        **job.extra_config,
+    }
+
+
+def test_best(trainer: Trainer, run: RunDir, test_loader) -> Score:
+    """The best checkpoint (by dev WER) on the test split."""
+    trainer.task.model.load_state_dict(load_weights(run.path / "checkpoint.safetensors"))
+    return Score.of("test", trainer.evaluate(test_loader))
+
+
+def make_record(
+    cfg: RunConfig,
+    job: Job,
+    env: DistEnv,
+    state: TrainState,
+    score: Score,
+    cost: dict,
+    n_train: int,
+    t0: float,
+) -> RunRecord:
+    return RunRecord(
+        role=job.role,
+        preset=cfg.preset,
+        input_size=job.task.model.cfg.input_size,
+        seed=cfg.seed,
+        dataset=job.layout.name,
+        world_size=env.world_size,
+        kd=job.kd,
+        vocab_size=len(job.vocab),
+        params=cost["params"],
+        gmacs_per_frame=cost["gmacs"],
+        loss=job.task.describe(),
+        epochs=cfg.train_config().epochs,
+        best_epoch=state.best_epoch,
+        best_dev_wer=state.best_wer,
+        train_seconds=round(state.train_seconds, 2),
+        score=score,
+        n_train=n_train,
+        skipped_batches=state.skipped_batches,
+        wall_seconds_this_process=round(time.perf_counter() - t0, 2),
+        distill=job.distill,
+    )
+
+
+def print_summary(record: RunRecord, path: Path) -> None:
+    s = record.score
+    print(
+        f"{record.role}: test WER {s.wer:.2f}% (S {s.sub} D {s.dele} I {s.ins} N {s.n_ref}), "
+        f"best dev WER {record.best_dev_wer:.2f}% at epoch {record.best_epoch}, "
+        f"{record.train_seconds:.0f}s training -> {path}"
+    )
+
+
+def print_epoch(row: dict) -> None:
+    terms = " ".join(
+        f"{k[6:]}={v:.3f}"
+        for k, v in row.items()
+        if k.startswith("train_") and k != "train_grad_norm"
+    )
+    print(
+        f"epoch {row['epoch']}: {terms} dev_wer={row['dev_wer']:.2f}% "
+        f"({row['epoch_seconds']:.1f}s)",
+        flush=True,
+    )

@@ -1,0 +1,149 @@
+"""The study: profiles, notebook configs, the runs the notebooks start, tables, figures' data,
+papermill execution and the HTML report. It calls the experiment layer, never argv.
+
+A study executes the notebooks 00-05 in order on one dataset, and keeps everything in one folder
+(default `runs/study-<profile>/`):
+
+    <study>/data/                           SignWorld, unless `--data` names another root
+    <study>/runs/teacher-e12-seed0/         training runs (crkd_core run folders)
+    <study>/runs/crkd-s16-e8-seed0/         LRINet with KD (both terms, feature KD at scale)
+    <study>/runs/nokd-s16-e8-seed0/         LRINet without KD
+    <study>/runs/ablation/s16-logit-e4-seed0/  other grid points (both/none are named as above)
+    <study>/<notebook>/                     config.json, results (*.json), executed notebook
+    <study>/reports/                        the HTML report (unless published elsewhere)
+    <study>/study.json                      provenance and the status of every notebook
+
+Modules: `profiles` (study sizes), `paths`, `configs` (one per notebook), `training` (01, 02),
+`tables`, `grid` (03), `attribution` (04), `efficiency` (05), `explore` (00), `notebooks`
+(papermill), `report` (HTML), `run` (the whole study). Notebooks use the names below.
+"""
+
+from .attribution import attribute_sentences, attribution_figures, attribution_ids
+from .configs import (
+    AblationConfig,
+    AttributionConfig,
+    DistillConfig,
+    EfficiencyConfig,
+    ExploreConfig,
+    NotebookConfig,
+    TeacherConfig,
+    parse_shard,
+)
+from .efficiency import benchmark_results, efficiency, latency_rows
+from .explore import (
+    Segment,
+    Sentence,
+    browser,
+    dataset_tables,
+    gloss_groups,
+    gloss_timeline,
+    is_signworld,
+    load_sentence,
+    sentence_ids,
+)
+from .grid import (
+    PointStatus,
+    available_cpus,
+    check_grid,
+    grid_points,
+    grid_rows,
+    point_config,
+    run_grid,
+    run_point,
+    status_table,
+)
+from .paths import REPO_ROOT, GridPoint, StudyPaths, display_path, resolve_path
+from .profiles import (
+    KD_SETTINGS,
+    NEEDS,
+    NOTEBOOKS,
+    STUDY_PROFILES,
+    GridBlock,
+    KDSetting,
+    StudyError,
+    StudyProfile,
+)
+from .tables import (
+    add_fps,
+    confusions,
+    evaluate_split,
+    headline,
+    measure_runs,
+    predictions,
+    signworld_floor,
+    summarise,
+    wer_table,
+)
+from .training import (
+    MODEL_LABELS,
+    STUDENT_KINDS,
+    ensure_data,
+    read_log,
+    require_complete,
+    train_students,
+    train_teachers,
+)
+
+__all__ = [
+    "AblationConfig",
+    "add_fps",
+    "attribute_sentences",
+    "attribution_figures",
+    "attribution_ids",
+    "AttributionConfig",
+    "available_cpus",
+    "benchmark_results",
+    "browser",
+    "check_grid",
+    "confusions",
+    "dataset_tables",
+    "display_path",
+    "DistillConfig",
+    "efficiency",
+    "EfficiencyConfig",
+    "ensure_data",
+    "evaluate_split",
+    "ExploreConfig",
+    "gloss_groups",
+    "gloss_timeline",
+    "grid_points",
+    "grid_rows",
+    "GridBlock",
+    "GridPoint",
+    "headline",
+    "is_signworld",
+    "KD_SETTINGS",
+    "KDSetting",
+    "latency_rows",
+    "load_sentence",
+    "measure_runs",
+    "MODEL_LABELS",
+    "NEEDS",
+    "NotebookConfig",
+    "NOTEBOOKS",
+    "parse_shard",
+    "point_config",
+    "PointStatus",
+    "predictions",
+    "read_log",
+    "REPO_ROOT",
+    "require_complete",
+    "resolve_path",
+    "run_grid",
+    "run_point",
+    "Segment",
+    "Sentence",
+    "sentence_ids",
+    "signworld_floor",
+    "status_table",
+    "STUDENT_KINDS",
+    "STUDY_PROFILES",
+    "StudyError",
+    "StudyPaths",
+    "StudyProfile",
+    "summarise",
+    "TeacherConfig",
+    "train_students",
+    "train_teachers",
+    "wer_table",
+]

@@ -1,0 +1,248 @@
+"""The notebooks' configs: built from the parameters cell, checked, and saved."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..errors import ConfigError
+from ..experiment import git_commit
+from ..io import atomic_write_json
+from .paths import StudyPaths, display_path, resolve_path
+from .profiles import KD_SETTINGS, STUDY_PROFILES, GridBlock, StudyProfile
+
+
+@dataclass(frozen=True)
+class NotebookConfig:
+    """What every notebook takes: the study profile, the data, the study folder.
+
+    Build it with `build(**parameters)`: a parameter left unset (0, "" or [], which papermill
+    passes and types simply) takes the profile's value where the profile has one; the result is
+    validated, and `save()` writes it as `<study>/<notebook>/config.json`.
+    """
+
+    NOTEBOOK: ClassVar[str] = ""
+    profile: str
+    data: str
+    study_dir: str
+    interactive: bool = False  # live widgets; False for papermill and static reports
+
+    @classmethod
+    def build(cls, **params: Any) -> NotebookConfig:
+        plan = STUDY_PROFILES.get(params.get("profile", ""))
+        known = {f.name for f in fields(cls)}
+        unknown = set(params) - known
+        if unknown:
+            raise ConfigError(f"{cls.__name__}: unknown parameters {sorted(unknown)}")
+        defaults = cls.defaults(plan)
+        merged = {**dict.fromkeys(defaults), **params}
+        values = {k: defaults[k] if k in defaults and _unset(v) else v for k, v in merged.items()}
+        values["data"] = str(resolve_path(values["data"]))
+        values["study_dir"] = str(resolve_path(values["study_dir"]))
+        cfg = cls(**values)
+        cfg.validate()
+        return cfg
+
+    @classmethod
+    def defaults(cls, plan: StudyProfile) -> dict[str, Any]:
+        """Values taken from the profile for parameters left unset."""
+        return {}
+
+    def validate(self) -> None:
+        """Raise ConfigError on a bad value (subclasses extend this; the profile name is
+        checked by `build`, which looks it up)."""
+
+    @property
+    def plan(self) -> StudyProfile:
+        return STUDY_PROFILES.get(self.profile)
+
+    @property
+    def paths(self) -> StudyPaths:
+        return StudyPaths(Path(self.study_dir))
+
+    @property
+    def folder(self) -> Path:
+        return self.paths.notebook(self.NOTEBOOK)
+
+    def save(self) -> Path:
+        """Write the resolved config, the profile and provenance to `<folder>/config.json`."""
+        record = {
+            "notebook": self.NOTEBOOK,
+            "config": asdict(self),
+            "profile_table": asdict(self.plan),
+            "git_commit": git_commit(),
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        return atomic_write_json(self.folder / "config.json", record)
+
+    def write_result(self, name: str, obj: Any) -> Path:
+        """Save a result of this notebook as `<folder>/<name>.json` (what the report reads)."""
+        return atomic_write_json(self.folder / f"{name}.json", obj)
+
+    def table(self):
+        """The config as a two-column DataFrame, for display."""
+        import pandas as pd
+
+        shown = {
+            k: display_path(v) if k in ("data", "study_dir") else v for k, v in asdict(self).items()
+        }
+        return pd.DataFrame({"value": [str(v) for v in shown.values()]}, index=list(shown))
+
+
+def _unset(value: Any) -> bool:
+    return value is None or (not isinstance(value, bool) and value in (0, "", []))
+
+
+def _check_positive(**values: int) -> None:
+    for name, v in values.items():
+        if not isinstance(v, int) or v < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {v!r}")
+
+
+@dataclass(frozen=True)
+class ExploreConfig(NotebookConfig):
+    NOTEBOOK: ClassVar[str] = "00_explore_data"
+    split: str = "train"
+    sentence: str = ""  # a video id; "" = the split's first
+    frames_shown: int = 6
+    sizes: list[int] = field(default_factory=lambda: [64, 32, 16])
+
+    def validate(self) -> None:
+        super().validate()
+        _check_positive(frames_shown=self.frames_shown, **{f"size {s}": s for s in self.sizes})
+
+
+@dataclass(frozen=True)
+class TeacherConfig(NotebookConfig):
+    NOTEBOOK: ClassVar[str] = "01_train_teacher"
+    epochs: int = 0
+    seeds: list[int] = field(default_factory=list)
+    confusions: int = 15  # how many confused pairs to show
+
+    @classmethod
+    def defaults(cls, plan: StudyProfile) -> dict[str, Any]:
+        return {"epochs": plan.teacher_epochs, "seeds": list(plan.seeds)}
+
+    def validate(self) -> None:
+        super().validate()
+        _check_positive(epochs=self.epochs, confusions=self.confusions)
+        if not self.seeds:
+            raise ConfigError("seeds must name at least one seed")
+
+    def teacher_run(self, seed: int) -> Path:
+        return self.paths.teacher(self.epochs, seed)
+
+
+@dataclass(frozen=True)
+class DistillConfig(TeacherConfig):
+    NOTEBOOK: ClassVar[str] = "02_distill_student"
+    teacher_epochs: int = 0
+    student_size: int = 16
+
+    @classmethod
+    def defaults(cls, plan: StudyProfile) -> dict[str, Any]:
+        return {
+            "epochs": plan.student_epochs,
+            "seeds": list(plan.seeds),
+            "teacher_epochs": plan.teacher_epochs,
+        }
+
+    def teacher_run(self, seed: int) -> Path:
+        return self.paths.teacher(self.teacher_epochs, seed)
+
+    def student_run(self, kind: str, seed: int) -> Path:
+        return self.paths.student(kind, self.student_size, self.epochs, seed)
+
+
+@dataclass(frozen=True)
+class AblationConfig(DistillConfig):
+    NOTEBOOK: ClassVar[str] = "03_resolution_ablation"
+    sizes: list[int] = field(default_factory=list)  # with settings: replace the profile's grid
+    settings: list[str] = field(default_factory=list)
+    jobs: int = 1  # grid points run as parallel processes
+    shard: str = "1/1"  # run part i of n of the grid ("2/3"); the table shows all complete runs
+    run: bool = True  # False: only collect complete runs
+
+    @classmethod
+    def defaults(cls, plan: StudyProfile) -> dict[str, Any]:
+        return {**super().defaults(plan), "epochs": plan.ablation_epochs}
+
+    def validate(self) -> None:
+        super().validate()
+        _check_positive(jobs=self.jobs)
+        unknown = set(self.settings or ()) - set(KD_SETTINGS)
+        if unknown:
+            raise ConfigError(f"unknown KD settings {sorted(unknown)}; use {list(KD_SETTINGS)}")
+        if bool(self.sizes) != bool(self.settings):
+            raise ConfigError("give both sizes and settings, or neither (the profile's grid)")
+        parse_shard(self.shard)
+
+    def blocks(self) -> tuple[GridBlock, ...]:
+        if not self.sizes:
+            return self.plan.grid
+        return (GridBlock(tuple(self.sizes), tuple(self.settings)),)
+
+
+@dataclass(frozen=True)
+class AttributionConfig(DistillConfig):
+    NOTEBOOK: ClassVar[str] = "04_attribution"
+    sentences: list[str] = field(default_factory=list)  # test ids; [] = the first n_sentences
+    n_sentences: int = 0
+    target: str = "ctc"  # ctc: the whole reference (-CTC loss) | gloss: log-prob of `gloss`
+    gloss: str = ""  # "" = each sentence's first gloss
+    method: str = "ig"  # ig (IntegratedGradients) | saliency
+    ig_steps: int = 0
+    overlay_frames: int = 4
+
+    @classmethod
+    def defaults(cls, plan: StudyProfile) -> dict[str, Any]:
+        return {
+            "epochs": plan.student_epochs,
+            "seeds": [plan.seeds[0]],
+            "teacher_epochs": plan.teacher_epochs,
+            "ig_steps": plan.ig_steps,
+            "n_sentences": plan.attribution_sentences,
+        }
+
+    def validate(self) -> None:
+        super().validate()
+        _check_positive(
+            ig_steps=self.ig_steps, n_sentences=self.n_sentences, overlay_frames=self.overlay_frames
+        )
+        if self.target not in ("ctc", "gloss") or self.method not in ("ig", "saliency"):
+            raise ConfigError("target must be ctc|gloss and method ig|saliency")
+
+
+@dataclass(frozen=True)
+class EfficiencyConfig(NotebookConfig):
+    NOTEBOOK: ClassVar[str] = "05_efficiency"
+    frames: int = 0
+    repeats: int = 0
+    min_seconds: float = 0.0
+    classes: int = 1296  # vocabulary size of the classifier (PHOENIX-2014: 1296)
+    benchmarks: str = "benchmarks/results"  # latency JSON of benchmarks/latency.py, if any
+
+    @classmethod
+    def defaults(cls, plan: StudyProfile) -> dict[str, Any]:
+        return {
+            "frames": plan.profile_frames,
+            "repeats": plan.profile_repeats,
+            "min_seconds": plan.profile_seconds,
+        }
+
+    def validate(self) -> None:
+        super().validate()
+        _check_positive(frames=self.frames, repeats=self.repeats, classes=self.classes)
+
+
+def parse_shard(shard: str) -> tuple[int, int]:
+    """Parse a shard "i/n" into (i, n), with 1 <= i <= n."""
+    try:
+        i, n = (int(x) for x in shard.split("/"))
+    except ValueError:
+        raise ConfigError(f"shard must look like '2/3', got {shard!r}") from None
+    if not 1 <= i <= n:
+        raise ConfigError(f"shard {shard!r}: need 1 <= i <= n")
+    return i, n

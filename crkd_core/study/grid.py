@@ -1,0 +1,151 @@
+"""The ablation grid of notebook 03: its points, run as parallel processes, and their rows."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..experiment import RunDir, RunRecord, StudentRunConfig
+from ..io import atomic_write_json
+from .configs import AblationConfig, parse_shard
+from .paths import GridPoint
+from .profiles import KD_SETTINGS, StudyError
+
+
+def grid_points(cfg: AblationConfig) -> list[GridPoint]:
+    """Every point of the grid, in a stable order, without duplicates."""
+    points = [
+        GridPoint(size, s, cfg.epochs, seed)
+        for b in cfg.blocks()
+        for size in b.sizes
+        for s in b.settings
+        for seed in cfg.seeds
+    ]
+    return list(dict.fromkeys(points))
+
+
+@dataclass
+class PointStatus:
+    point: GridPoint
+    status: str  # done | reused | failed | skipped (another shard's)
+    seconds: float = 0.0
+    error: str = ""
+
+
+def point_config(cfg: AblationConfig, p: GridPoint, threads: int) -> StudentRunConfig:
+    """The distillation run of a grid point (resumed when a partial run is there)."""
+    s, out = KD_SETTINGS[p.setting], cfg.paths.point(p)
+    return StudentRunConfig(
+        data=Path(cfg.data),
+        teacher=cfg.teacher_run(p.seed),
+        out=out,
+        preset=cfg.plan.preset,
+        student_size=p.size,
+        kd=s.kd,
+        feature_kd=s.feature_kd,
+        epochs=p.epochs,
+        seed=p.seed,
+        threads=threads,
+        resume=RunDir(out).config_path.is_file(),
+    )
+
+
+def run_point(cfg: AblationConfig, p: GridPoint, threads: int) -> PointStatus:
+    """Run one grid point in its own process; output goes to the point's log file."""
+    if RunDir(cfg.paths.point(p)).is_complete():
+        return PointStatus(p, "reused")
+    if not RunDir(cfg.teacher_run(p.seed)).is_complete():
+        return PointStatus(p, "failed", error=f"teacher run {cfg.teacher_run(p.seed)} is missing")
+    log = cfg.paths.point_log(p)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    config = write_point_config(point_config(cfg, p, threads), log.with_suffix(".json"))
+    t0 = time.perf_counter()
+    with open(log, "w", encoding="utf-8") as fh:
+        rc = subprocess.call(
+            [sys.executable, "-m", "crkd_core.study.worker", str(config)],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env={"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "CRKD_NO_PROGRESS": "1"},
+        )
+    seconds = time.perf_counter() - t0
+    if rc != 0:
+        tail = log.read_text("utf-8", errors="replace").strip().splitlines()[-3:]
+        return PointStatus(p, "failed", seconds, f"exit {rc}: {' | '.join(tail)} (log: {log})")
+    return PointStatus(p, "done", seconds)
+
+
+def write_point_config(run: StudentRunConfig, path: Path) -> Path:
+    values = {k: str(v) if isinstance(v, Path) else v for k, v in run.values().items()}
+    return atomic_write_json(path, values)
+
+
+def run_grid(cfg: AblationConfig) -> list[PointStatus]:
+    """Run this shard's points, `cfg.jobs` processes at a time; complete runs are not redone."""
+    i, n = parse_shard(cfg.shard)
+    points = grid_points(cfg)
+    mine = [p for k, p in enumerate(points) if k % n == i - 1] if cfg.run else []
+    threads = max(1, available_cpus() // cfg.jobs)
+    with ThreadPoolExecutor(max_workers=cfg.jobs) as pool:
+        done = list(pool.map(lambda p: run_point(cfg, p, threads), mine))
+    rest = [PointStatus(p, "skipped") for p in points if p not in mine]
+    return done + rest
+
+
+def available_cpus() -> int:
+    """CPUs this process may use (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def status_table(statuses: list[PointStatus]):
+    import pandas as pd
+
+    return pd.DataFrame(
+        [
+            {
+                "point": s.point.name,
+                "status": s.status,
+                "seconds": round(s.seconds, 1),
+                "error": s.error,
+            }
+            for s in statuses
+        ]
+    )
+
+
+def check_grid(statuses: list[PointStatus]) -> None:
+    """Raise, naming every failed point, so that the notebook (and the study) fails."""
+    failed = [s for s in statuses if s.status == "failed"]
+    if failed:
+        raise StudyError(
+            "grid points failed: " + "; ".join(f"{s.point.name}: {s.error}" for s in failed)
+        )
+
+
+def grid_rows(cfg: AblationConfig) -> list[dict]:
+    """One row per complete grid point, from its metrics.json."""
+    rows = []
+    for p in grid_points(cfg):
+        run = cfg.paths.point(p)
+        if RunDir(run).is_complete():
+            m = RunRecord.read(run)
+            rows.append(
+                {
+                    "point": p.name,
+                    "size": p.size,
+                    "setting": p.setting,
+                    "seed": p.seed,
+                    "variant": KD_SETTINGS[p.setting].feature_kd,
+                    "wer": m.score.wer,
+                    "params": m.params,
+                    "gmacs_per_frame": m.gmacs_per_frame,
+                    "run": str(run),
+                }
+            )
+    return rows

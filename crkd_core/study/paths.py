@@ -1,0 +1,70 @@
+"""Where a study's runs live; a run folder's name holds everything that defines it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def resolve_path(path: str | Path) -> Path:
+    """An absolute path; a relative one is taken from the repository root, not the cwd.
+
+    Notebooks run with their own folder as cwd in Jupyter and with the study's under papermill;
+    this makes the defaults of the parameters cell mean the same in both.
+    """
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else REPO_ROOT / p
+
+
+def display_path(path: str | Path, base: Path | None = None) -> str:
+    """A path as published (reports, study.json): relative to `base` (default: the repository)
+    when inside it, else only its last two parts, so no machine's folders are shown."""
+    p = Path(path)
+    for root in (base, REPO_ROOT):
+        if root is not None and p.is_absolute() and p.is_relative_to(root.resolve()):
+            return p.relative_to(root.resolve()).as_posix() or "."
+    if not p.is_absolute():
+        return p.as_posix()
+    return "<outside the repository>/" + "/".join(p.parts[-2:])
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """One LRINet run of the ablation grid."""
+
+    size: int
+    setting: str
+    epochs: int
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"s{self.size}-{self.setting}-e{self.epochs}-seed{self.seed}"
+
+
+@dataclass(frozen=True)
+class StudyPaths:
+    """Where the runs of a study live; names hold size, KD setting, epochs and seed."""
+
+    root: Path
+
+    def teacher(self, epochs: int, seed: int) -> Path:
+        return self.root / "runs" / f"teacher-e{epochs}-seed{seed}"
+
+    def student(self, kind: str, size: int, epochs: int, seed: int) -> Path:
+        return self.root / "runs" / f"{kind}-s{size}-e{epochs}-seed{seed}"
+
+    def point(self, p: GridPoint) -> Path:
+        """A point with 02's settings (both, none) is 02's run: the same run is never done twice."""
+        kind = {"both": "crkd", "none": "nokd"}.get(p.setting)
+        if kind:
+            return self.student(kind, p.size, p.epochs, p.seed)
+        return self.root / "runs" / "ablation" / p.name
+
+    def point_log(self, p: GridPoint) -> Path:
+        return self.root / "runs" / "ablation" / "logs" / f"{p.name}.log"
+
+    def notebook(self, name: str) -> Path:
+        return self.root / name

@@ -1,0 +1,143 @@
+"""The size of a study: KD settings, the ablation grid and the study profiles.
+
+A study profile (`crkd study --profile`) sets which runs a study makes, their epochs and
+seeds; it is not the SignWorld data size (`crkd synth --profile`, `DATA_SIZES`) nor a network
+preset (`--preset`). `STUDY_PROFILES` is the one place where the size of a study is decided.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import CRKDError
+from ..registry import Registry
+
+NOTEBOOKS = (
+    "00_explore_data",
+    "01_train_teacher",
+    "02_distill_student",
+    "03_resolution_ablation",
+    "04_attribution",
+    "05_efficiency",
+)
+# A notebook is run only when the notebooks it reads from succeeded.
+NEEDS = {
+    "02_distill_student": ("01_train_teacher",),
+    "03_resolution_ablation": ("01_train_teacher",),
+    "04_attribution": ("02_distill_student",),
+}
+
+
+class StudyError(CRKDError):
+    """A step of the study failed (a grid point, a missing run, a bad parameter)."""
+
+
+@dataclass(frozen=True)
+class KDSetting:
+    """One way to train LRINet: `crkd distill --kd KD --feature-kd FEATURE_KD`."""
+
+    name: str
+    kd: str
+    feature_kd: str  # also LRINet's variant: scale (the teacher's map size) or recover (half)
+    label: str
+
+
+KD_SETTINGS = {
+    s.name: s
+    for s in (
+        KDSetting("none", "none", "scale", "no KD"),
+        KDSetting("feature-scale", "feature", "scale", "feature KD, same scale (CRKD)"),
+        KDSetting("feature-recover", "feature", "recover", "feature KD, recovered scale (ResKD)"),
+        KDSetting("logit", "logit", "scale", "logit KD"),
+        KDSetting("both", "both", "scale", "feature + logit KD (CRKD)"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class GridBlock:
+    """A block of the ablation grid: every size with every KD setting."""
+
+    sizes: tuple[int, ...]
+    settings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StudyProfile:
+    """How big a study is. `seeds` > 1 reports mean and std over seeds."""
+
+    name: str
+    data_profile: str  # `crkd synth --profile`
+    data_seed: int
+    seeds: tuple[int, ...]
+    teacher_epochs: int
+    student_epochs: int
+    grid: tuple[GridBlock, ...]
+    ablation_epochs: int
+    attribution_sentences: int
+    ig_steps: int
+    profile_frames: int  # clip length when measuring fps and GMACs
+    profile_repeats: int
+    profile_seconds: float  # minimum seconds per timed repeat
+    efficiency_sizes: tuple[tuple[str, tuple[int, ...]], ...]  # preset -> LRINet sizes
+    preset: str = "cpu"
+
+
+STUDY_PROFILES: Registry[StudyProfile] = Registry("study profile")
+STUDY_PROFILES.register("smoke")(
+    StudyProfile(
+        "smoke",
+        data_profile="smoke",
+        data_seed=0,
+        seeds=(0,),
+        teacher_epochs=1,
+        student_epochs=1,
+        grid=(GridBlock((16,), ("none", "feature-recover")),),
+        ablation_epochs=1,
+        attribution_sentences=1,
+        ig_steps=4,
+        profile_frames=16,
+        profile_repeats=1,
+        profile_seconds=0.1,
+        efficiency_sizes=(("cpu", (16, 32)), ("paper", (112,))),
+    )
+)
+STUDY_PROFILES.register("default")(
+    StudyProfile(
+        "default",
+        data_profile="default",
+        data_seed=0,
+        seeds=(0,),
+        teacher_epochs=12,
+        student_epochs=8,
+        grid=(
+            GridBlock((16, 24), ("none", "both")),
+            GridBlock((16,), ("feature-scale", "feature-recover")),
+        ),
+        ablation_epochs=8,  # = student_epochs: 16 px none/both reuse 02's runs
+        attribution_sentences=2,
+        ig_steps=32,
+        profile_frames=32,
+        profile_repeats=3,
+        profile_seconds=0.3,
+        efficiency_sizes=(("cpu", (16, 24, 32, 48)), ("paper", (56, 112))),
+    )
+)
+STUDY_PROFILES.register("full")(
+    StudyProfile(
+        "full",
+        data_profile="full",
+        data_seed=0,
+        seeds=(0, 1, 2),
+        teacher_epochs=20,
+        student_epochs=20,
+        grid=(GridBlock((16, 24, 32, 48), tuple(KD_SETTINGS)),),
+        ablation_epochs=12,
+        attribution_sentences=4,
+        ig_steps=50,
+        profile_frames=32,
+        profile_repeats=5,
+        profile_seconds=0.5,
+        efficiency_sizes=(("cpu", (16, 24, 32, 48)), ("paper", (56, 112, 224))),
+    )
+)

@@ -1,0 +1,135 @@
+"""The whole study: data, the notebooks 00-05 under papermill, then the HTML report.
+
+The data is drawn (or reused), each notebook is executed into its folder of the study
+(`<out>/<notebook>/<notebook>.ipynb`), and the reports folder gets one page per notebook plus
+`index.html`. Training runs are reused when complete, so a second study only re-executes the
+notebooks. A notebook that fails is reported as FAILED (with its partial page); the notebooks
+that need it are skipped.
+
+Reports go to `<out>/reports/` unless the study is published (`publish=True`: the repository's
+`reports/`) or `reports` names a folder. A folder that holds a larger profile's study is not
+overwritten by a smaller one without `replace_larger=True`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..experiment import git_commit
+from ..io import read_json
+from .notebooks import run_notebooks, selected
+from .paths import REPO_ROOT, display_path
+from .profiles import STUDY_PROFILES
+from .report import PageStatus, Provenance, compile_report
+from .tables import signworld_floor
+from .training import ensure_data
+
+PROFILE_ORDER = ("smoke", "default", "full")  # from the smallest study to the largest
+
+
+@dataclass(frozen=True)
+class StudyOptions:
+    """What `crkd study` takes (paths relative to the current folder)."""
+
+    profile: str = "default"
+    data: Path | None = None  # default: <out>/data, drawn when missing
+    out: Path | None = None  # default: runs/study-<profile>
+    reports: Path | None = None  # default: <out>/reports, or the repository's when publishing
+    publish: bool = False
+    replace_larger: bool = False
+    jobs: int = 1
+    only: str | None = None
+    timeout: int | None = None
+
+    def study_dir(self) -> Path:
+        return Path(self.out or f"runs/study-{self.profile}").resolve()
+
+    def reports_dir(self) -> Path:
+        if self.reports is not None:
+            return Path(self.reports).resolve()
+        return REPO_ROOT / "reports" if self.publish else self.study_dir() / "reports"
+
+
+@dataclass
+class StudyResult:
+    statuses: list[PageStatus]
+    index: Path
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return not any(s.status in ("failed", "skipped") for s in self.statuses)
+
+
+def check_options(opts: StudyOptions) -> None:
+    """Refuse bad options before any work."""
+    STUDY_PROFILES.get(opts.profile)
+    if opts.jobs < 1:
+        raise ConfigError(f"--jobs must be >= 1, got {opts.jobs}")
+    if opts.timeout is not None and opts.timeout < 1:
+        raise ConfigError(f"--timeout must be >= 1 s, got {opts.timeout}")
+    selected(opts.only)
+    check_not_smaller(opts.reports_dir(), opts.profile, opts.replace_larger)
+
+
+def check_not_smaller(reports: Path, profile: str, replace_larger: bool) -> None:
+    """A folder holding a larger profile's study is not overwritten by a smaller one."""
+    existing = reports / "study.json"
+    if replace_larger or not existing.is_file():
+        return
+    old = read_json(existing).get("provenance", {}).get("profile")
+    if old in PROFILE_ORDER and PROFILE_ORDER.index(old) > PROFILE_ORDER.index(profile):
+        raise ConfigError(
+            f"{reports} holds a {old!r} study; a {profile!r} study would replace it. "
+            "Choose another --reports (or none: <out>/reports), or pass --replace-larger"
+        )
+
+
+def run_study(opts: StudyOptions) -> StudyResult:
+    """Run the study and compile its report; returns the notebooks' statuses and the index."""
+    check_options(opts)
+    t0, started = time.perf_counter(), time.strftime("%Y-%m-%d %H:%M:%S")
+    plan = STUDY_PROFILES.get(opts.profile)
+    out = opts.study_dir()
+    data = ensure_data(Path(opts.data or out / "data").resolve(), plan.data_profile, plan.data_seed)
+    params = {"profile": opts.profile, "data": str(data), "study_dir": str(out)}
+    extra = {"03_resolution_ablation": {"jobs": opts.jobs}}
+    statuses = run_notebooks(selected(opts.only), params, out, extra, opts.timeout)
+    prov = provenance(opts, data, out, started, time.perf_counter() - t0)
+    index = compile_report(out, opts.reports_dir(), statuses, prov)
+    return StudyResult(statuses, index, time.perf_counter() - t0)
+
+
+def provenance(opts: StudyOptions, data: Path, out: Path, started: str, seconds: float):
+    """The report's provenance, with paths relative to the repository (none of this machine)."""
+    import torch
+
+    plan = STUDY_PROFILES.get(opts.profile)
+    command = f"crkd study --profile {opts.profile} --jobs {opts.jobs}"
+    command += f" --data {display_path(data)}" if opts.data else ""
+    command += f" --out {display_path(out)}" if opts.out else ""
+    command += " --publish" if opts.publish else ""
+    command += f" --only {opts.only}" if opts.only else ""
+    return Provenance(
+        opts.profile,
+        list(plan.seeds),
+        git_commit(),
+        display_path(data),
+        display_path(out),
+        command,
+        started,
+        seconds,
+        {"torch threads": str(torch.get_num_threads()), **dataset_facts(data)},
+    )
+
+
+def dataset_facts(data: Path) -> dict:
+    """What the report should say about the data: SignWorld's handshape-blind floor."""
+    floor = signworld_floor(data)
+    if not floor:
+        return {}
+    text = ", ".join(f"{split} {value:.1f} %" for split, value in floor.items())
+    return {"handshape-blind floor (WER of an oracle that reads all but handshape)": text}

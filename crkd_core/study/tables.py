@@ -1,0 +1,142 @@
+"""Tables of trained runs: WER per split, confusions, speed, and the headline of 02."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..checkpoint import load_model
+from ..cost import profile_side_by_side
+from ..data.synthetic import METADATA_FILE, read_metadata
+from ..experiment import EvalConfig, EvalRecord, RunDir, RunRecord, Score, evaluate_run
+from ..explain import confusions as confusion_table
+from ..scoring.ctm import read_ctm, read_stm
+from .configs import DistillConfig
+from .explore import gloss_groups
+from .paths import resolve_path
+from .profiles import StudyProfile
+from .training import MODEL_LABELS, STUDENT_KINDS, require_complete
+
+
+def evaluate_split(run: Path, data: str | Path, split: str) -> Score:
+    """The greedy score of a run on `split` (`crkd evaluate`), reused while newer than the run."""
+    path = EvalRecord.path(run, split, "greedy")
+    if not path.is_file() or path.stat().st_mtime < RunDir(run).metrics_path.stat().st_mtime:
+        return evaluate_run(EvalConfig(run=Path(run), data=Path(data), split=split)).score
+    return EvalRecord.read(run, split).score
+
+
+def wer_table(runs: dict[str, Path], data: str | Path, splits=("dev", "test")):
+    """Dev and test WER with S/D/I of each run, as a DataFrame; on SignWorld also the
+    handshape-blind floor of the split (a model below it reads handshapes)."""
+    import pandas as pd
+
+    floor = signworld_floor(data)
+    rows = []
+    for name, run in runs.items():
+        for split in splits:
+            e = evaluate_split(run, data, split)
+            row = {
+                "model": name,
+                "split": split,
+                "WER %": round(e.wer, 2),
+                "S": e.sub,
+                "D": e.dele,
+                "I": e.ins,
+                "N": e.n_ref,
+            }
+            if split in floor:
+                row["handshape-blind floor %"] = round(floor[split], 1)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def signworld_floor(data: str | Path) -> dict[str, float]:
+    """The handshape-blind floor per split, or {} when `data` is not a SignWorld dataset."""
+    root = resolve_path(data)
+    if not (root / METADATA_FILE).is_file():
+        return {}
+    return read_metadata(root).get("handshape_blind_floor", {})
+
+
+def predictions(run: Path, split: str) -> tuple[list[list[str]], list[list[str]], list[str]]:
+    """(references, hypotheses, ids) from the CTM/STM files that `crkd evaluate` wrote."""
+    refs = read_stm(Path(run) / f"ref-{split}.stm")
+    hyps = read_ctm(Path(run) / f"hyp-{split}-greedy.ctm")
+    ids = sorted(refs)
+    return [refs[i] for i in ids], [hyps.get(i, []) for i in ids], ids
+
+
+def confusions(run: Path, data: str | Path, split: str = "test", k: int = 15):
+    """The run's most confused gloss pairs on `split`, flagged when only the handshape differs."""
+    evaluate_split(run, data, split)
+    refs, hyps, _ = predictions(run, split)
+    return confusion_table(refs, hyps, gloss_groups(data), k)
+
+
+def measure_runs(runs: dict[str, Path], plan: StudyProfile) -> dict[str, dict]:
+    """Params, GMACs/frame and fps of trained models, measured side by side (interleaved)."""
+    models = {name: load_model(run)[0] for name, run in runs.items()}
+    return profile_side_by_side(
+        models, plan.profile_frames, plan.profile_repeats, plan.profile_seconds
+    )
+
+
+def add_fps(rows: list[dict], plan: StudyProfile) -> list[dict]:
+    """Measure one model per architecture (size, variant) and give its fps to every row."""
+    arch = {}
+    for r in rows:
+        arch.setdefault(f"s{r['size']}-{r['variant']}", Path(r["run"]))
+    fps = {k: v["fps"] for k, v in measure_runs(arch, plan).items()} if arch else {}
+    return [{**r, "fps": fps[f"s{r['size']}-{r['variant']}"]} for r in rows]
+
+
+def summarise(rows: list[dict], by: list[str]):
+    """Mean and std (over seeds) of WER per group, with the group's cost columns."""
+    import pandas as pd
+
+    if not rows:
+        return pd.DataFrame(
+            columns=[*by, "wer", "wer_std", "seeds", "params", "gmacs_per_frame", "fps"]
+        )
+    df = pd.DataFrame(rows)
+    agg = df.groupby(by, sort=False).agg(
+        wer=("wer", "mean"),
+        wer_std=("wer", "std"),
+        seeds=("seed", "count"),
+        params=("params", "first"),
+        gmacs_per_frame=("gmacs_per_frame", "first"),
+        fps=("fps", "first"),
+    )
+    return agg.reset_index().fillna({"wer_std": 0.0})
+
+
+def headline(cfg: DistillConfig) -> list[dict]:
+    """Teacher vs LRINet + CRKD vs LRINet without KD: test WER (mean, std), cost, fps."""
+    runs = {
+        "teacher": {s: cfg.teacher_run(s) for s in cfg.seeds},
+        **{k: {s: cfg.student_run(k, s) for s in cfg.seeds} for k in STUDENT_KINDS},
+    }
+    # LRINet with and without KD is one network: time it once, so that noise can't split them.
+    first = {k: require_complete(v[cfg.seeds[0]], k) for k, v in runs.items() if k != "nokd"}
+    speed = measure_runs(first, cfg.plan)
+    speed["nokd"] = speed["crkd"]
+    rows = []
+    for kind, by_seed in runs.items():
+        for seed, run in by_seed.items():
+            m = RunRecord.read(require_complete(run, kind))
+            rows.append(
+                {
+                    "model": MODEL_LABELS[kind],
+                    "input_size": m.input_size,
+                    "seed": seed,
+                    "wer": m.score.wer,
+                    "sub": m.score.sub,
+                    "del": m.score.dele,
+                    "ins": m.score.ins,
+                    "params": m.params,
+                    "gmacs_per_frame": m.gmacs_per_frame,
+                    "fps": speed[kind]["fps"],
+                }
+            )
+    table = summarise(rows, ["model", "input_size"])
+    return table.to_dict("records")

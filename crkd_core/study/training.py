@@ -1,0 +1,109 @@
+"""The runs that notebooks 01 and 02 start: teachers and students, reused when complete."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from ..data.signworld import generate_signworld
+from ..experiment import (
+    RunDir,
+    StudentRunConfig,
+    TeacherRunConfig,
+    distill,
+    reuse_or_resume,
+    train_teacher,
+)
+from .configs import DistillConfig, TeacherConfig
+from .paths import resolve_path
+from .profiles import KD_SETTINGS, StudyError
+
+
+def ensure_data(root: str | Path, data_profile: str, seed: int = 0) -> Path:
+    """The dataset root; SignWorld is drawn there first when the folder is missing or empty."""
+    root = resolve_path(root)
+    if root.is_dir() and any(root.iterdir()):
+        return root
+    print(f"drawing SignWorld ({data_profile}) into {root}", flush=True)
+    generate_signworld(root, data_profile, seed)
+    return root
+
+
+EpochHook = Callable[[str, dict], None]
+
+
+def _hook(on_epoch: EpochHook | None, name: str) -> Callable[[dict], None] | None:
+    return None if on_epoch is None else (lambda row: on_epoch(name, row))
+
+
+def train_teachers(cfg: TeacherConfig, on_epoch: EpochHook | None = None) -> dict[str, Path]:
+    """Train (or reuse) one teacher per seed; `on_epoch(name, row)` sees every epoch."""
+    runs = {}
+    for seed in cfg.seeds:
+        name, out = f"teacher seed {seed}", cfg.teacher_run(seed)
+        done, resume = reuse_or_resume(out)
+        if not done:
+            run = TeacherRunConfig(
+                data=cfg.data,
+                out=out,
+                resume=resume,
+                epochs=cfg.epochs,
+                seed=seed,
+                preset=cfg.plan.preset,
+            )
+            train_teacher(run, _hook(on_epoch, name), command=study_call(cfg, run))
+        runs[name] = out
+    return runs
+
+
+STUDENT_KINDS = {"crkd": KD_SETTINGS["both"], "nokd": KD_SETTINGS["none"]}
+MODEL_LABELS = {"teacher": "Teacher", "crkd": "LRINet + CRKD", "nokd": "LRINet without KD"}
+
+
+def train_students(cfg: DistillConfig, on_epoch: EpochHook | None = None) -> dict[str, Path]:
+    """LRINet with CRKD (both KD terms, feature KD at the teacher's scale) and without KD."""
+    runs = {}
+    for seed in cfg.seeds:
+        teacher = require_complete(cfg.teacher_run(seed), "teacher")
+        for kind, s in STUDENT_KINDS.items():
+            name, out = f"{MODEL_LABELS[kind]} seed {seed}", cfg.student_run(kind, seed)
+            done, resume = reuse_or_resume(out)
+            if not done:
+                run = StudentRunConfig(
+                    data=cfg.data,
+                    teacher=teacher,
+                    out=out,
+                    resume=resume,
+                    kd=s.kd,
+                    feature_kd=s.feature_kd,
+                    student_size=cfg.student_size,
+                    epochs=cfg.epochs,
+                    seed=seed,
+                    preset=cfg.plan.preset,
+                )
+                distill(run, _hook(on_epoch, name), command=study_call(cfg, run))
+            runs[name] = out
+    return runs
+
+
+def study_call(cfg, run) -> str:
+    """What `command.txt` records for a run that a study notebook started."""
+    kind = "train_teacher" if isinstance(run, TeacherRunConfig) else "distill"
+    return f"notebook {cfg.NOTEBOOK} of the study, profile {cfg.profile}: {run.as_call(kind)}"
+
+
+def require_complete(run: Path, what: str) -> Path:
+    """`run` if its work finished, else a StudyError saying which notebook makes it."""
+    if not RunDir(run).is_complete():
+        raise StudyError(
+            f"the {what} run {run} is missing or did not finish; run the notebook "
+            "that trains it first (or `crkd study`)"
+        )
+    return run
+
+
+def read_log(run: str | Path) -> list[dict]:
+    """The epoch rows of a run's log.jsonl."""
+    path = Path(run) / "log.jsonl"
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
