@@ -159,15 +159,32 @@ def load_model(
         model = SLRNet(cfg, meta["num_classes"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(meta_path, f"meta does not describe a network: {exc!r}") from exc
-    state = load_weights(run / f"{name}.safetensors")
-    check_finite(state, run / f"{name}.safetensors")
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise CheckpointError(
-            run / f"{name}.safetensors", f"weights do not fit the network in the meta: {exc}"
-        ) from exc
+    weights = run / f"{name}.safetensors"
+    state = load_weights(weights)
+    check_finite(state, weights)
+    misfit = state_misfit(model.state_dict(), state)
+    if misfit:
+        raise CheckpointError(weights, f"weights do not fit the network in the meta: {misfit}")
+    model.load_state_dict(state)
     return model.to(map_location).eval(), meta
+
+
+def state_misfit(want: dict[str, torch.Tensor], got: dict[str, torch.Tensor]) -> str:
+    """One line saying how `got` differs from the state dict `want`, or '' when it fits."""
+    missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
+    shapes = [k for k in want if k in got and want[k].shape != got[k].shape]
+    parts = []
+    if shapes:
+        k = shapes[0]
+        parts.append(
+            f"{len(shapes)} tensors differ in shape (first {k!r}: {list(got[k].shape)} in the "
+            f"file, {list(want[k].shape)} in the network)"
+        )
+    if missing:
+        parts.append(f"{len(missing)} tensors missing (first {missing[0]!r})")
+    if extra:
+        parts.append(f"{len(extra)} unexpected tensors (first {extra[0]!r})")
+    return "; ".join(parts)
 
 
 def meta_vocab(meta: dict, source: Path) -> Vocab:
