@@ -6,7 +6,7 @@ Figure builders take plain data (arrays, rows, DataFrames) and import nothing fr
 
 from .base import PLOTLY_MIME, SETTING_COLOURS, StaticRenderer, enlarge, label, png_uri, setup
 from .costs import efficiency_bars, latency_bars, pareto, pareto_front, speed_vs_cost
-from .curves import CURVES, LiveCurves, confusion_bars, learning_curves
+from .curves import CURVES, LiveCurves, confusion_bars, following, learning_curves
 from .frames import (
     gloss_timeline,
     overlay,
@@ -25,6 +25,7 @@ __all__ = [
     "confusion_bars",
     "efficiency_bars",
     "enlarge",
+    "following",
     "gloss_timeline",
     "label",
     "latency_bars",

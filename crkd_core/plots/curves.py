@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from contextlib import contextmanager
+
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
@@ -39,31 +43,113 @@ def learning_curves(logs: dict[str, list[dict]], title: str = "Learning curves")
 class LiveCurves:
     """Learning curves that grow while training: `curves(name, row)` is an `on_epoch` hook.
 
-    It uses a FigureWidget when anywidget is installed, and otherwise re-renders one display
-    (IPython's `display_id`), which needs no widget and still works in JupyterLab.
+    In a kernel with anywidget (plotly 6+'s FigureWidget needs it) the figure is a widget and
+    each epoch appends one point to its run's traces in place: the view keeps its zoom and
+    nothing is re-rendered. Without anywidget, one display (IPython's `display_id`) is redrawn
+    each epoch. `figure()` is the static figure of everything seen so far.
     """
 
-    def __init__(self, title: str = "Learning curves (live)"):
-        from IPython.display import display
-
+    def __init__(self, title: str = "Learning curves (live)", show: bool = True):
         self.logs: dict[str, list[dict]] = {}
         self.title = title
         self.widget, self.handle = None, None
+        self.traces: dict[tuple[str, str], int] = {}  # (run, key) -> index in widget.data
         try:
             self.widget = go.FigureWidget(learning_curves({}, title))
+        except ImportError:  # plotly >= 6 without anywidget
+            self.widget = None
+        if show:
+            self._show()
+
+    def _show(self) -> None:
+        from IPython.display import display
+
+        if self.widget is not None:
             display(self.widget)
-        except ImportError:
-            self.handle = display(learning_curves({}, title), display_id=True)
+        else:
+            self.handle = display(self.figure(), display_id=True)
 
     def __call__(self, name: str, row: dict) -> None:
         self.logs.setdefault(name, []).append(row)
-        fig = learning_curves(self.logs, self.title)
-        if self.widget is not None:
-            with self.widget.batch_update():
-                self.widget.data = []
-                self.widget.add_traces(fig.data)
-        elif self.handle is not None:  # None outside IPython
-            self.handle.update(fig)
+        if self.widget is None:
+            if self.handle is not None:  # None outside IPython
+                self.handle.update(self.figure())
+            return
+        if (name, CURVES[0][0]) not in self.traces:
+            self._add_run(name)
+        with self.widget.batch_update():
+            for key, _, _ in CURVES:
+                trace = self.widget.data[self.traces[(name, key)]]
+                trace.x = (*(trace.x or ()), row["epoch"])
+                trace.y = (*(trace.y or ()), row.get(key))
+
+    def _add_run(self, name: str) -> None:
+        """Two empty traces (loss, dev WER) for a run the figure has not seen yet."""
+        colour = qualitative.Plotly[len(self.traces) // len(CURVES) % len(qualitative.Plotly)]
+        for key, _, col in CURVES:
+            self.traces[(name, key)] = len(self.widget.data)
+            self.widget.add_trace(
+                go.Scatter(
+                    x=[],
+                    y=[],
+                    mode="lines+markers",
+                    name=label(name),
+                    legendgroup=name,
+                    showlegend=col == 1,
+                    line_color=colour,
+                ),
+                row=1,
+                col=col,
+            )
+
+    def figure(self) -> go.Figure:
+        """The curves seen so far, as a static figure."""
+        return learning_curves(self.logs, self.title)
+
+    def catch_up(self, logs: dict[str, list[dict]]) -> None:
+        """Add the rows of `logs` (run -> epoch rows so far) that the curves have not seen."""
+        for name, rows in logs.items():
+            for row in rows[len(self.logs.get(name, ())) :]:
+                self(name, row)
+
+    @contextmanager
+    def follow(self, logs: Callable[[], dict[str, list[dict]]], every: float = 2.0):
+        """Poll `logs()` every `every` seconds while the block runs (runs in other processes,
+        such as the ablation grid's, report through their log files, not a hook).
+
+        The poll runs in a thread, so the kernel's cell can block on the runs; an error in
+        `logs()` stops the polling and is raised when the block ends.
+        """
+        stop, failure = threading.Event(), []
+
+        def poll() -> None:
+            try:
+                while not stop.wait(every):
+                    self.catch_up(logs())
+            except Exception as exc:  # raised again in the kernel's thread, below
+                failure.append(exc)
+
+        thread = threading.Thread(target=poll, name="crkd-live-curves", daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            stop.set()
+            thread.join()
+        if failure:
+            raise failure[0]
+        self.catch_up(logs())
+
+
+@contextmanager
+def following(logs: Callable[[], dict[str, list[dict]]], title: str, enabled: bool = True):
+    """`LiveCurves(title).follow(logs)` when `enabled` (a live kernel), else nothing: the
+    static report draws its figures from the finished logs."""
+    if not enabled:
+        yield None
+        return
+    with LiveCurves(title).follow(logs) as live:
+        yield live
 
 
 def confusion_bars(df, title: str = "Most confused glosses") -> go.Figure:

@@ -14,11 +14,12 @@ A study executes the notebooks 00-05 in order on one dataset, and keeps everythi
     <study>/study.json                      provenance and the status of every notebook
 
 Modules: `profiles` (study sizes), `paths`, `configs` (one per notebook), `training` (01, 02),
-`tables`, `grid` (03), `attribution` (04), `efficiency` (05), `explore` (00), `notebooks`
-(papermill), `report` (HTML), `run` (the whole study). Notebooks use the names below.
+`tables`, `grid` (03), `attribution` (04), `efficiency` (05), `explore` (00), `session` (a
+notebook's first call), `notebooks` (papermill), `report` (HTML), `run` (the whole study).
+Notebooks use the names below.
 """
 
-from .attribution import attribute_sentences, attribution_figures, attribution_ids
+from .attribution import attribute_sentences, attribution_figures, attribution_ids, explorer
 from .configs import (
     AblationConfig,
     AttributionConfig,
@@ -63,6 +64,7 @@ from .profiles import (
     StudyError,
     StudyProfile,
 )
+from .session import grid_logs, session
 from .tables import (
     add_fps,
     confusions,
@@ -102,10 +104,12 @@ __all__ = [
     "efficiency",
     "EfficiencyConfig",
     "ensure_data",
+    "explorer",
     "evaluate_split",
     "ExploreConfig",
     "gloss_groups",
     "gloss_timeline",
+    "grid_logs",
     "grid_points",
     "grid_rows",
     "GridBlock",
@@ -134,6 +138,7 @@ __all__ = [
     "Segment",
     "Sentence",
     "sentence_ids",
+    "session",
     "signworld_floor",
     "status_table",
     "STUDENT_KINDS",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args, get_origin, get_type_hints
 
 from ..errors import ConfigError
 from ..experiment import git_commit
@@ -31,11 +32,12 @@ class NotebookConfig:
 
     @classmethod
     def build(cls, **params: Any) -> NotebookConfig:
-        plan = STUDY_PROFILES.get(params.get("profile", ""))
         known = {f.name for f in fields(cls)}
         unknown = set(params) - known
         if unknown:
             raise ConfigError(f"{cls.__name__}: unknown parameters {sorted(unknown)}")
+        _check_types(cls, params)
+        plan = STUDY_PROFILES.get(params.get("profile", ""))
         defaults = cls.defaults(plan)
         merged = {**dict.fromkeys(defaults), **params}
         values = {k: defaults[k] if k in defaults and _unset(v) else v for k, v in merged.items()}
@@ -89,6 +91,48 @@ class NotebookConfig:
             k: display_path(v) if k in ("data", "study_dir") else v for k, v in asdict(self).items()
         }
         return pd.DataFrame({"value": [str(v) for v in shown.values()]}, index=list(shown))
+
+
+def _check_types(cls: type, params: dict[str, Any]) -> None:
+    """Raise ConfigError naming the first parameter whose value does not fit its annotation.
+
+    The parameters cell is edited by hand (and papermill passes what the command line gave), so
+    `epochs = "3"` or `seeds = 0` must be refused here with the name, not fail deep in training.
+    None means unset, like 0, "" and [].
+    """
+    hints = get_type_hints(cls)
+    for name, value in params.items():
+        expected = hints.get(name)
+        if value is None or expected is None or _fits(value, expected):
+            continue
+        raise ConfigError(
+            f"{cls.__name__}: parameter {name!r} must be {_type_name(expected)}, "
+            f"got {value!r} ({type(value).__name__})"
+        )
+
+
+def _fits(value: Any, expected: Any) -> bool:
+    """Whether `value` has the annotated type: str, int, float, bool or list[...] of those."""
+    if get_origin(expected) is list:
+        (item,) = get_args(expected)
+        return isinstance(value, (list, tuple)) and all(_fits(v, item) for v in value)
+    if expected is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):  # bool is an int subclass; True is not an epoch count
+        return False
+    if expected is float:
+        return isinstance(value, (int, float))
+    if expected is str:
+        return isinstance(value, (str, os.PathLike))
+    return isinstance(value, expected)
+
+
+def _type_name(expected: Any) -> str:
+    if get_origin(expected) is list:
+        items = {str: "strings", int: "integers", float: "numbers", bool: "booleans"}
+        return f"a list of {items.get(get_args(expected)[0], 'values')}"
+    names = {str: "a string", int: "an integer", float: "a number", bool: "True or False"}
+    return names.get(expected, getattr(expected, "__name__", str(expected)))
 
 
 def _unset(value: Any) -> bool:

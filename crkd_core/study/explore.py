@@ -6,16 +6,22 @@ real data: their functions return None or empty tables there, and the notebook s
 
 from __future__ import annotations
 
+import html
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import plots
+import numpy as np
+from PIL import Image
+
 from ..data.corpus import SPLITS, open_dataset
 from ..data.synthetic import COARSE_KEYS, METADATA_FILE, read_metadata, read_timings
-from ..data.transforms import ViewSpec
+from ..data.transforms import ViewSpec, resize_view
+from ..errors import ConfigError, CRKDError
 from ..explain import clip_views, to_uint8
 from ..models.presets import PRESETS
+from ..plots import enlarge
 from .paths import resolve_path
 
 
@@ -115,38 +121,141 @@ def dataset_tables(data: str | Path) -> dict[str, Any]:
     return {"splits": splits, "glosses": glosses}
 
 
-def browser(data, split: str = "train", sizes: tuple[int, ...] = (64, 32, 16)):
-    """An ipywidgets browser: pick a sentence, scrub its frames at every size, see its glosses.
+# -- the live browser (a kernel only; static reports show the strip and the timeline) ----------
+def png_bytes(img: np.ndarray) -> bytes:
+    """(H, W, 3) uint8 -> PNG bytes, for an ipywidgets Image."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(img)).save(buf, format="PNG")
+    return buf.getvalue()
 
-    Widgets need a live kernel; static reports show `resolution_strip` and `gloss_timeline`.
+
+def timeline_html(segments: list[Segment] | None, n_frames: int, t: int) -> str:
+    """The glosses along the frames as HTML bars, with a marker at frame `t`.
+
+    HTML rather than a plotly figure: it is redrawn on every frame of a scrub, and a string
+    is cheap to send. Gloss names come from the dataset, so they are escaped.
     """
-    import ipywidgets as w
-    from IPython.display import display
+    n = max(1, n_frames)
+    now = next((s.gloss for s in segments or [] if s.start <= t < s.end), None)
+    bars = "".join(
+        f'<div title="{html.escape(s.gloss)}: frames {s.start}-{s.end - 1}" style="position:'
+        f"absolute;left:{100 * s.start / n:.2f}%;width:{100 * (s.end - s.start) / n:.2f}%;"
+        f"top:0;bottom:0;background:{'#f4a582' if s.gloss == now else '#d1e5f0'};"
+        "overflow:hidden;font-size:11px;text-align:center;line-height:22px;"
+        f'border-right:1px solid #fff">{html.escape(s.gloss)}</div>'
+        for s in segments or []
+    )
+    marker = (
+        f'<div style="position:absolute;left:{100 * (t + 0.5) / n:.2f}%;top:-3px;bottom:-3px;'
+        'width:2px;background:#000"></div>'
+    )
+    if segments is None:
+        caption = "gloss timings are not available for this dataset"
+    else:
+        caption = f"signing <b>{html.escape(now)}</b>" if now else "rest or transition"
+    return (
+        f'<div class="crkd-timeline" style="position:relative;height:22px;width:100%;'
+        f'background:#f0f0f0;margin:4px 0">{bars}{marker}</div>'
+        f'<div class="crkd-frame-caption">frame {t} of {n_frames}: {caption}</div>'
+    )
 
-    pick = w.Dropdown(options=sentence_ids(data, split), description="sentence")
-    scrub = w.IntSlider(value=0, min=0, max=1, description="frame", continuous_update=False)
-    out, cache = w.Output(), {}
 
-    def load(vid: str):
-        if vid not in cache:
-            cache[vid] = (
-                load_sentence(data, split, vid, tuple(sizes)),
-                gloss_timeline(data, split, vid),
-            )
-        return cache[vid]
+class SentenceBrowser:
+    """Pick a sentence, scrub (or play) its frames, and compare the teacher's view with the
+    student's at any size from 4 px to the teacher's, shown enlarged with pixels kept, above
+    the gloss timeline. Build it with `browser()`; it displays as its widget box.
+    """
 
-    def draw(*_):
-        sentence, segments = load(pick.value)
-        n = len(next(iter(sentence.views.values())))
-        scrub.max = n - 1
-        t = min(scrub.value, n - 1)
-        with out:
-            out.clear_output(wait=True)
-            display(plots.resolution_strip(sentence.views, [t], " ".join(sentence.glosses)))
-            if segments is not None:
-                display(plots.gloss_timeline(segments, n, marker=t))
+    def __init__(self, data, split: str, student_size: int, preset: str, shown: int, vid: str):
+        import ipywidgets as w
 
-    pick.observe(draw, "value")
-    scrub.observe(draw, "value")
-    draw()
-    return w.VBox([w.HBox([pick, scrub]), out])
+        self.data, self.split, self.preset = resolve_path(data), split, PRESETS.get(preset)
+        teacher_size = self.preset.teacher.input_size
+        self.cache: dict[str, tuple] = {}
+        ids = sentence_ids(self.data, split)
+        if vid and vid not in ids:
+            raise ConfigError(f"no video {vid!r} in split {split!r} of {self.data}")
+        self.pick = w.Dropdown(options=ids, value=vid or ids[0], description="sentence")
+        self.frame = w.IntSlider(0, 0, 1, description="frame", continuous_update=True)
+        self.play = w.Play(interval=150, description="play")
+        w.jslink((self.play, "value"), (self.frame, "value"))
+        self.student = w.IntSlider(
+            min(max(4, student_size), teacher_size), 4, teacher_size, description="student px"
+        )
+        self.zoom = w.IntSlider(shown, 64, 512, step=32, description="shown px")
+        self.views = {k: w.Image(format="png") for k in ("teacher", "student")}
+        self.captions = {k: w.HTML() for k in self.views}
+        self.timeline, self.status = w.HTML(), w.HTML()
+        self.views["teacher"].add_class("crkd-teacher-view")
+        self.views["student"].add_class("crkd-student-view")
+        panels = [w.VBox([self.captions[k], self.views[k]]) for k in self.views]
+        controls = w.HBox([self.pick, self.play, self.frame])
+        self.box = w.VBox(
+            [controls, w.HBox([self.student, self.zoom]), w.HBox(panels), self.timeline]
+            + [self.status]
+        )
+        self.box.add_class("crkd-browser")
+        self.pick.observe(self._new_sentence, "value")
+        for control in (self.frame, self.student, self.zoom):
+            control.observe(self.draw, "value")
+        self._new_sentence()
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.box._repr_mimebundle_(**kwargs)
+
+    def load(self, vid: str) -> tuple:
+        """(corpus entry, teacher view (T, 3, S, S) in [-1, 1], gloss timeline), cached."""
+        if vid not in self.cache:
+            spec = ViewSpec(self.preset.pre_size, self.preset.teacher.input_size)
+            entry, views = clip_views(self.data, self.split, vid, spec)
+            self.cache[vid] = (entry, views.teacher, gloss_timeline(self.data, self.split, vid))
+        return self.cache[vid]
+
+    def _new_sentence(self, *_):
+        entry, teacher, _ = self.load(self.pick.value)
+        with self.frame.hold_trait_notifications():
+            self.frame.value = min(self.frame.value, len(teacher) - 1)
+            self.frame.max = len(teacher) - 1
+        self.play.max = self.frame.max
+        self.draw()
+
+    def draw(self, *_):
+        """Redraw both views and the timeline for the current sentence, frame and sizes."""
+        try:
+            entry, teacher, segments = self.load(self.pick.value)
+        except CRKDError as exc:  # a damaged file: say so in the widget, where it is seen
+            self.status.value = f'<span style="color:#b00">{html.escape(str(exc))}</span>'
+            return
+        t, shown = min(self.frame.value, len(teacher) - 1), self.zoom.value
+        clip = teacher[t : t + 1]
+        views = {"teacher": clip, "student": resize_view(clip, self.student.value)}
+        for k, v in views.items():
+            img = to_uint8(v)[0]
+            self.views[k].value = png_bytes(enlarge(img, shown))
+            who = "teacher" if k == "teacher" else "LRINet"
+            self.captions[k].value = f"<b>{who}</b>: {img.shape[0]} px, frame {t}"
+        self.timeline.value = timeline_html(segments, len(teacher), t)
+        glosses = html.escape(" ".join(entry.glosses))
+        self.status.value = f"{html.escape(entry.id)} ({html.escape(entry.signer)}): {glosses}"
+
+
+def browser(
+    data,
+    split: str = "train",
+    student_size: int = 16,
+    preset: str = "cpu",
+    shown: int = 192,
+    sentence: str = "",
+) -> SentenceBrowser:
+    """The live data browser of notebook 00 (needs a kernel and ipywidgets).
+
+    Args:
+        data: the dataset root.
+        split: the split whose sentences are listed.
+        student_size: the student's view size to start with (the slider goes 4 px to the
+            teacher's input size).
+        preset: the network preset whose crop and teacher size are shown.
+        shown: the size both views are shown at, in screen pixels (enlarged, pixels kept).
+        sentence: the video id shown first; "" means the split's first.
+    """
+    return SentenceBrowser(data, split, student_size, preset, shown, sentence)

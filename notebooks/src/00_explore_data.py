@@ -21,7 +21,7 @@ from IPython.display import display
 
 from crkd_core import plots, study
 
-plots.setup()
+study.session()  # plotly's renderer; CRKD errors shown as one line
 cfg = study.ExploreConfig.build(
     profile=profile,
     data=data,
@@ -64,7 +64,10 @@ plots.gloss_timeline(
 
 # %% [markdown]
 # ## Browser (live kernel only)
-# Pick a sentence and scrub its frames. Widgets don't render in the static report.
+# Pick a sentence, scrub or play its frames, and compare the teacher's view with LRINet's at
+# any size (4 px up to the teacher's), enlarged with the pixels kept, over the gloss timeline.
+# The static report shows the strip and the timeline above instead.
 
 # %%
-study.browser(cfg.data, cfg.split, cfg.sizes) if cfg.interactive else None
+if cfg.interactive:
+    display(study.browser(cfg.data, cfg.split, min(cfg.sizes), cfg.plan.preset, sentence=s.id))

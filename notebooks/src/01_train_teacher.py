@@ -18,7 +18,7 @@ confusions: int = 15  # how many confused gloss pairs to show
 # %%
 from crkd_core import plots, study
 
-plots.setup()
+study.session()  # plotly's renderer; CRKD errors shown as one line
 cfg = study.TeacherConfig.build(
     profile=profile,
     data=data,

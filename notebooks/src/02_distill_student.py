@@ -22,7 +22,7 @@ import pandas as pd
 
 from crkd_core import plots, study
 
-plots.setup()
+study.session()  # plotly's renderer; CRKD errors shown as one line
 cfg = study.DistillConfig.build(
     profile=profile,
     data=data,

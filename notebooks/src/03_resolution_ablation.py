@@ -10,7 +10,7 @@
 profile: str = "smoke"  # smoke|default|full: the study profile
 data: str = "runs/study-smoke/data"  # dataset root (PHOENIX-2014 layout); relative to the repo
 study_dir: str = "runs/study-smoke"  # the study folder: runs, results, executed notebooks
-interactive: bool = True  # unused here (no live view)
+interactive: bool = True  # live learning curves of the grid points while they train
 epochs: int = 0  # epochs per grid point; 0 means the profile's
 seeds: list[int] = []  # [] means the profile's
 teacher_epochs: int = 0  # which teacher run (01) to use; 0 means the profile's
@@ -23,7 +23,7 @@ run: bool = True  # False: only collect the complete points
 # %%
 from crkd_core import plots, study
 
-plots.setup()
+study.session()  # plotly's renderer; CRKD errors shown as one line
 cfg = study.AblationConfig.build(
     profile=profile,
     data=data,
@@ -45,7 +45,8 @@ cfg.table()
 # ## Running the grid
 
 # %%
-statuses = study.run_grid(cfg)
+with plots.following(lambda: study.grid_logs(cfg), "Grid points (live)", cfg.interactive):
+    statuses = study.run_grid(cfg)
 study.status_table(statuses)
 
 # %% [markdown]

@@ -11,7 +11,7 @@
 profile: str = "smoke"  # smoke|default|full: the study profile
 data: str = "runs/study-smoke/data"  # dataset root (PHOENIX-2014 layout); relative to the repo
 study_dir: str = "runs/study-smoke"  # the study folder: runs, results, executed notebooks
-interactive: bool = True  # unused here
+interactive: bool = True  # the attribution explorer (needs a live kernel)
 epochs: int = 0  # which LRINet run (02) to explain; 0 means the profile's
 seeds: list[int] = []  # the first seed's runs are explained; [] means the profile's
 teacher_epochs: int = 0  # which teacher run (01); 0 means the profile's
@@ -27,9 +27,9 @@ overlay_frames: int = 4  # frames with Grad-CAM overlays per sentence
 import pandas as pd
 from IPython.display import display
 
-from crkd_core import plots, study
+from crkd_core import study
 
-plots.setup()
+study.session()  # plotly's renderer; CRKD errors shown as one line
 cfg = study.AttributionConfig.build(
     profile=profile,
     data=data,
@@ -62,3 +62,11 @@ similarity
 # %%
 for fig in study.attribution_figures(cfg, results):
     display(fig)
+
+# %% [markdown]
+# ## Explorer (live kernel only)
+# Pick a test sentence and a target (the whole reference, or one of its glosses) and a method:
+# captum recomputes both models' attribution per frame and their Grad-CAM overlays.
+
+# %%
+study.explorer(cfg) if cfg.interactive else None

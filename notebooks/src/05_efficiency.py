@@ -25,7 +25,7 @@ from IPython.display import Markdown
 
 from crkd_core import plots, study
 
-plots.setup()
+study.session()  # plotly's renderer; CRKD errors shown as one line
 cfg = study.EfficiencyConfig.build(
     profile=profile,
     data=data,
