@@ -8,6 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 PROFILE ?= default
 JOBS ?= 2  # ablation grid points trained in parallel (one thread each)
 PYTEST_ARGS ?=
+STUDY_FLAGS ?= --publish  # into reports/; `make study PROFILE=smoke STUDY_FLAGS=` keeps it in runs/
 
 .PHONY: venv sysdeps test study lab lint format clean-venv
 
@@ -29,11 +30,15 @@ test: venv sysdeps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 study: venv
-	$(VENV)/bin/crkd study --profile $(PROFILE) --jobs $(JOBS)
+	$(VENV)/bin/crkd study --profile $(PROFILE) --jobs $(JOBS) $(STUDY_FLAGS)
 
+# JupyterLab on notebooks/ from the venv, so its `python3` kernel is the venv's python (the
+# notebooks name python3, as papermill does); `crkd` is the same kernel for other Jupyter
+# installs. LAB_ARGS: e.g. --no-browser --port 8890.
+LAB_ARGS ?=
 lab: venv
 	$(PY) -m ipykernel install --sys-prefix --name crkd --display-name "CRKD (.venv)"
-	$(VENV)/bin/jupyter lab notebooks/
+	JUPYTER_PREFER_ENV_PATH=1 $(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(LAB_ARGS)
 
 lint: venv
 	$(PY) -m ruff check .

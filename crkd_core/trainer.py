@@ -49,6 +49,10 @@ class TrainConfig:
     decoder: str = "greedy"
     beam_width: int = 10
     seed: int = 0
+    # Stop once `patience` epochs in a row bring no new best dev WER that is at least
+    # `min_delta` points below the best so far (None: run all `epochs`).
+    patience: int | None = None
+    min_delta: float = 0.5
 
 
 @dataclass
@@ -59,6 +63,7 @@ class TrainState:
     train_seconds: float = 0.0
     skipped_batches: int = 0
     optimizer_steps: int = 0
+    stopped_early: bool = False
     history: list | None = None
 
 
@@ -184,6 +189,9 @@ class Trainer:
     ) -> TrainState:
         start_epoch = self.state.epoch
         for epoch in range(start_epoch, self.cfg.epochs):
+            if self.plateaued():
+                self.state.stopped_early = True
+                break
             t0 = time.perf_counter()
             logs = self.train_one_epoch(train_loader, epoch)
             seconds = time.perf_counter() - t0
@@ -203,6 +211,10 @@ class Trainer:
                         "dev_ins": dev.wer.ins,
                     }
                 )
+            if self.env.enabled:  # every rank needs rank 0's dev WER to stop at the same epoch
+                wer = torch.tensor([row.get("dev_wer", 0.0)], device=self.env.device)
+                torch.distributed.broadcast(wer, src=0)
+                row.setdefault("dev_wer", float(wer))
             self.state.train_seconds += seconds
             self.state.epoch = epoch + 1
             self.state.history.append(row)
@@ -212,6 +224,21 @@ class Trainer:
                     on_epoch(row)
             barrier(self.env)
         return self.state
+
+    def plateaued(self) -> bool:
+        """Whether dev WER has stopped improving (see `TrainConfig.patience`); the same answer
+        on every rank, since each rank keeps the same history of rank 0's dev WERs."""
+        if self.cfg.patience is None or not self.state.history:
+            return False
+        wers = [row.get("dev_wer", math.inf) for row in self.state.history]
+        best = math.inf
+        since = 0
+        for w in wers:
+            if w <= best - self.cfg.min_delta:
+                best, since = w, 0
+            else:
+                since += 1
+        return since >= self.cfg.patience
 
     # -- checkpoints ----------------------------------------------------------------------
     def save_epoch(self, row: dict) -> None:
@@ -249,5 +276,6 @@ class Trainer:
         )
         restore_optimizer(self.optimizer, tensors, state["optimizer"])
         torch.set_rng_state(tensors["rng.torch"])
-        self.state = TrainState(**{"optimizer_steps": 0, **state["train_state"]})
+        defaults = {"optimizer_steps": 0, "stopped_early": False}
+        self.state = TrainState(**{**defaults, **state["train_state"]})
         return True

@@ -57,3 +57,19 @@ def test_cuda_and_cpu_forward_agree():
         cpu = CTCTask(model).predict(b).logits
         gpu = CTCTask(model.cuda()).predict(b.to("cuda")).logits.cpu()
     assert torch.allclose(cpu, gpu, atol=1e-3)
+
+
+@pytest.mark.gpu
+def test_a_whole_tiny_run_finishes_on_cuda(smoke_data, tmp_path):
+    """Teacher and student train, are tested and write metrics.json on the GPU (the cost count
+    used to build its input on the CPU after the model had moved to CUDA)."""
+    from crkd_core import api
+    from crkd_core.experiment import RunRecord
+
+    teacher = api.train_teacher(data=smoke_data, out=tmp_path / "t", epochs=1, device="cuda")
+    student = api.distill(
+        data=smoke_data, teacher=tmp_path / "t", out=tmp_path / "s", epochs=1, device="cuda"
+    )
+    for run, record in ((tmp_path / "t", teacher), (tmp_path / "s", student)):
+        assert RunRecord.read(run) == record and record.gmacs_per_frame > 0
+    assert api.evaluate(run=tmp_path / "s", data=smoke_data, device="cuda").score.n_ref > 0

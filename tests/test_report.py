@@ -19,7 +19,8 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from crkd_core import plots, report
+from crkd_core import plots
+from crkd_core.study import report
 from crkd_core.study.report import PageStatus, Provenance
 
 SCRIPT = "<script>alert(1)</script>"

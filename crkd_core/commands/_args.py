@@ -52,6 +52,13 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--beam-width", type=positive_int, default=10)
     p.add_argument("--amp", default="none", choices=["none", "bf16", "fp16"], help="CUDA only")
     p.add_argument("--grad-accum", type=positive_int, default=1, help="micro-batches per step")
+    p.add_argument(
+        "--patience",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="stop once N epochs in a row bring no dev WER at least 0.5 points below the best",
+    )
     p.add_argument("--nan-policy", default="stop", choices=["stop", "skip"])
     p.add_argument("--cache-dir", type=Path, default=None, help="decoded-frame cache")
     p.add_argument("--num-workers", type=non_negative_int, default=0, help="DataLoader workers")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..models.presets import PRESETS, Preset
 from ..pipeline import DataConfig
 from ..scoring.cleaning import CLEANINGS
@@ -54,6 +54,13 @@ def check_non_negative(name: str, value: Any, optional: bool = True) -> None:
 def check_choice(name: str, value: Any) -> None:
     if value not in CHOICES[name]:
         raise ConfigError(f"{flag(name)} must be one of {', '.join(CHOICES[name])}, not {value!r}")
+
+
+def check_data_root(root: Path) -> None:
+    if not root.exists():
+        raise DataError(root, "dataset root does not exist (--data)")
+    if not root.is_dir():
+        raise DataError(root, "dataset root is not a folder (--data)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,6 +114,7 @@ class RunConfig(_Checked):
     beam_width: int = 10
     amp: str = "none"
     grad_accum: int = 1
+    patience: int | None = None  # stop after this many epochs without a better dev WER
     nan_policy: str = "stop"
     cache_dir: Path | None = None
     num_workers: int = 0
@@ -121,12 +129,11 @@ class RunConfig(_Checked):
         check_positive("lr", self.lr, float)
         check_positive("beam_width", self.beam_width, optional=False)
         check_positive("grad_accum", self.grad_accum, optional=False)
+        check_positive("patience", self.patience)
         check_non_negative("num_workers", self.num_workers, optional=False)
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise ConfigError(f"--seed must be an integer, got {self.seed!r}")
-        if not self.data.is_dir():
-            what = "does not exist" if not self.data.exists() else "is not a folder"
-            raise ConfigError(f"{self.data}: --data {what}")
+        check_data_root(self.data)
 
     @property
     def preset_spec(self) -> Preset:
@@ -145,6 +152,7 @@ class RunConfig(_Checked):
             decoder=self.decoder,
             beam_width=self.beam_width,
             seed=self.seed,
+            patience=self.patience,
         )
 
     def data_config(self) -> DataConfig:
@@ -227,8 +235,7 @@ class EvalConfig(_Checked):
         check_positive("threads", self.threads)
         if self.cleaning is not None and self.cleaning not in CLEANINGS:
             raise ConfigError(f"--cleaning must be one of {', '.join(sorted(CLEANINGS))}")
-        if not self.data.is_dir():
-            raise ConfigError(f"{self.data}: --data is not a folder")
+        check_data_root(self.data)
         if not (self.run / "checkpoint.json").is_file():
             raise ConfigError(f"{self.run}: --run is not a run folder with a checkpoint")
 

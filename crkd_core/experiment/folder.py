@@ -115,6 +115,7 @@ _RESUMABLE = {
     "num_workers",
     "batch_size",
     "grad_accum",
+    "patience",
 }
 
 

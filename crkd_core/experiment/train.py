@@ -237,6 +237,7 @@ def make_record(
         score=score,
         n_train=n_train,
         skipped_batches=state.skipped_batches,
+        epochs_run=state.epoch,
         wall_seconds_this_process=round(time.perf_counter() - t0, 2),
         distill=job.distill,
     )

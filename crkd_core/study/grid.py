@@ -42,6 +42,7 @@ def point_config(cfg: AblationConfig, p: GridPoint, threads: int) -> StudentRunC
     s, out = KD_SETTINGS[p.setting], cfg.paths.point(p)
     return StudentRunConfig(
         data=Path(cfg.data),
+        allow_oov=True,
         teacher=cfg.teacher_run(p.seed),
         out=out,
         preset=cfg.plan.preset,

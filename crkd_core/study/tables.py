@@ -21,7 +21,8 @@ def evaluate_split(run: Path, data: str | Path, split: str) -> Score:
     """The greedy score of a run on `split` (`crkd evaluate`), reused while newer than the run."""
     path = EvalRecord.path(run, split, "greedy")
     if not path.is_file() or path.stat().st_mtime < RunDir(run).metrics_path.stat().st_mtime:
-        return evaluate_run(EvalConfig(run=Path(run), data=Path(data), split=split)).score
+        cfg = EvalConfig(run=Path(run), data=Path(data), split=split, allow_oov=True)
+        return evaluate_run(cfg).score
     return EvalRecord.read(run, split).score
 
 

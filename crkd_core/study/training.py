@@ -46,6 +46,7 @@ def train_teachers(cfg: TeacherConfig, on_epoch: EpochHook | None = None) -> dic
         if not done:
             run = TeacherRunConfig(
                 data=cfg.data,
+                allow_oov=True,  # real data: dev/test glosses unseen in train count as errors
                 out=out,
                 resume=resume,
                 epochs=cfg.epochs,
@@ -72,6 +73,7 @@ def train_students(cfg: DistillConfig, on_epoch: EpochHook | None = None) -> dic
             if not done:
                 run = StudentRunConfig(
                     data=cfg.data,
+                    allow_oov=True,
                     teacher=teacher,
                     out=out,
                     resume=resume,
