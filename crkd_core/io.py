@@ -35,12 +35,22 @@ def default_file_mode() -> int:
     return 0o666 & ~current_umask()
 
 
+def make_parent(path: Path) -> None:
+    """Create `path`'s folder; a file in the way is named (mkdir would say "File exists")."""
+    for parent in (path.parent, *path.parent.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, "is a file, not a folder", str(parent))
+            break
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call `write(tmp_path)`, then move tmp_path over `path` in one rename."""
     path = Path(path)
     if path.is_dir():  # else os.replace fails late, naming the temporary file
         raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)

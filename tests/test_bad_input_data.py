@@ -151,6 +151,19 @@ def test_bad_phoenix_data(tmp_path, capsys, case, mutate, pattern):
     assert not out.exists(), "a refused start must not leave a run folder"
 
 
+def test_error_in_a_dataloader_worker_keeps_its_message(tmp_path, capsys):
+    """Frames decoded on demand by a worker process: torch re-raises there as type(text)."""
+    data = write_phoenix(tmp_path / "data", ROWS)
+    sorted(frame_dir(data, "train", "v2").iterdir())[3].write_bytes(b"not a png")
+    out = tmp_path / "run"
+    rc, _, err = crkd(
+        capsys, "train-teacher", "--data", data, "--out", out, "--epochs", 1, "--threads", 1,
+        "--frame-cache", "none", "--num-workers", 1,
+    )  # fmt: skip
+    assert_refused(rc, err, r"v2_fn000003-0\.png: unreadable or truncated image .*row 3")
+    assert "Original Traceback" not in err and not (out / "checkpoint.safetensors").exists()
+
+
 # --- datasets: SignWorld's recorded frame counts ------------------------------------------------
 
 
@@ -443,6 +456,18 @@ def test_score_of_a_folder_and_into_a_folder(tmp_path, capsys):
     )  # fmt: skip
     assert_refused(rc, err, re.escape(str(tmp_path)) + r": is a folder, not a file")
     assert not leftovers(tmp_path)
+
+
+def test_score_json_below_a_file(tmp_path, capsys):
+    (tmp_path / "hyp.ctm").write_text(CTM)
+    (tmp_path / "ref.stm").write_text(STM)
+    (tmp_path / "f").write_text("x")
+    rc, out, err = crkd(
+        capsys, "score", "--hyp", tmp_path / "hyp.ctm", "--ref", tmp_path / "ref.stm",
+        "--json", tmp_path / "f" / "wer.json",
+    )  # fmt: skip
+    assert_refused(rc, err, re.escape(str(tmp_path / "f")) + r": is a file, not a folder")
+    assert "WER" not in out, "no success line when the JSON cannot be written"
 
 
 def test_gloss_shaped_like_a_label_survives_the_stm(tmp_path, capsys):

@@ -31,8 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     result = score_files(args.hyp, args.ref, cleaning=args.cleaning, engine=args.engine)
-    print(f"{result}  [cleaning={args.cleaning}, engine={args.engine}]")
-    if args.json:
+    if args.json:  # before the summary: a JSON that cannot be written is not a success
         atomic_write_json(
             args.json,
             {
@@ -44,4 +43,5 @@ def run(args: argparse.Namespace) -> int:
                 "ref": str(args.ref),
             },
         )
+    print(f"{result}  [cleaning={args.cleaning}, engine={args.engine}]")
     return 0
