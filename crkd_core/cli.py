@@ -24,6 +24,7 @@ COMMANDS = {
     "score": "Score CTM hypotheses against STM references as the official scripts do.",
     "predict": "Recognise glosses in a video file, a frame folder or a camera stream.",
     "export": "Export a run's model to ONNX with a dynamic time axis.",
+    "demo": "Build the live camera demo page of a run and serve it on localhost.",
     "study": "Run the whole study (data, notebooks, report) for a profile.",
 }
 
