@@ -10,7 +10,7 @@ JOBS ?= 2  # ablation grid points trained in parallel (one thread each)
 PYTEST_ARGS ?=
 STUDY_FLAGS ?= --publish  # into reports/; `make study PROFILE=smoke STUDY_FLAGS=` keeps it in runs/
 
-.PHONY: venv sysdeps test study lab lint format clean-venv
+.PHONY: venv sysdeps web test study lab lint format clean-venv
 
 $(VENV)/.installed: environment.yml pyproject.toml tools/env_requirements.py
 	python3 -m venv $(VENV)
@@ -25,7 +25,13 @@ venv: $(VENV)/.installed
 sysdeps:
 	@bash tools/sysdeps.sh
 
-test: venv sysdeps
+# onnxruntime-web for `crkd demo` and its browser test, from the npm registry (never a CDN)
+web: web/node_modules/.package-lock.json
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix web --no-audit --no-fund; \
+	else echo "note: npm missing; crkd demo and its browser test need it (make sysdeps)" >&2; fi
+
+test: venv sysdeps web
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -94,16 +94,12 @@ class Case:
     engine: str
     mode: str  # "incremental" | "recompute"
     config: StreamConfig
+    chunk: int
     stream: object
     trunk_gmacs: float  # one frame
     head_gmacs: float  # one window
     windows: list = field(default_factory=list)  # (newest frame, window end, compute s)
     trunk_frames: int = 0  # frames passed through the trunk
-
-    @property
-    def name(self) -> str:
-        c = self.config
-        return f"{self.preset} {self.engine} {self.mode} W{c.window}/H{c.hop}/M{c.margin}"
 
 
 def macs(fn) -> float:
@@ -154,7 +150,7 @@ def build_files(model, folder: Path, engines: list[str]) -> dict:
     return files
 
 
-def make_stream(model, engine: str, mode: str, cfg: StreamConfig, files: dict, args):
+def make_stream(model, engine: str, mode: str, cfg: StreamConfig, chunk: int, files: dict, args):
     common = (step_timing(model.cfg.head), cfg, args.fps, min_frames(model.cfg.head))
     t = args.threads
     if mode == "recompute":
@@ -168,7 +164,7 @@ def make_stream(model, engine: str, mode: str, cfg: StreamConfig, files: dict, a
     else:
         pair = files["stream" if engine == "ort-fp32" else "stream-int8"]
         trunk, head = OnnxTrunkEngine(pair.trunk, t), OnnxHeadEngine(pair.head, t)
-    return IncrementalStreamingRecognizer(trunk, head, *common)
+    return IncrementalStreamingRecognizer(trunk, head, *common, chunk=chunk)
 
 
 def setup(args, folder: Path) -> tuple[list[Case], dict]:
@@ -183,14 +179,13 @@ def setup(args, folder: Path) -> tuple[list[Case], dict]:
         inputs[preset] = torch.rand(args.frames, 3, s, s) * 2 - 1
         files = build_files(model, folder / preset, engines)
         for engine in engines:
-            for mode, cfg in (
-                ("recompute", default),
-                ("incremental", default),
-                ("incremental", low),
-            ):
+            runs = [("recompute", default, 1), ("incremental", default, 1)]
+            runs += [("incremental", default, default.hop), ("incremental", low, 1)]
+            runs += [("incremental", low, low.hop)]
+            for mode, cfg, chunk in runs:
                 tg, hg = model_costs(model, cfg.window)
-                stream = make_stream(model, engine, mode, cfg, files, args)
-                cases.append(Case(preset, engine, mode, cfg, stream, tg, hg))
+                stream = make_stream(model, engine, mode, cfg, chunk, files, args)
+                cases.append(Case(preset, engine, mode, cfg, chunk, stream, tg, hg))
     return cases, inputs
 
 
@@ -249,6 +244,7 @@ def summarise(case: Case, args) -> dict:
         "window": case.config.window,
         "hop": case.config.hop,
         "margin": case.config.margin,
+        "chunk": case.chunk,
         "windows": len(compute),
         "rtf": sum(compute) / (args.frames / args.fps),
         "window_compute_ms_median": 1000 * statistics.median(compute),
@@ -268,6 +264,7 @@ def add_ratios(rows: list[dict]) -> None:
     for r in rows:
         if r["mode"] != "incremental":
             continue
+        # the same engine's recompute case (window 64, hop 8)
         ref = next(
             x
             for x in rows
@@ -281,15 +278,15 @@ def add_ratios(rows: list[dict]) -> None:
 
 def print_table(rows: list[dict]) -> None:
     print(
-        "| preset | engine | mode | W/H/M | RTF | latency median (frames, s) | p90 (frames, s) "
-        "| trunk GMACs/frame | ratio |"
+        "| preset | engine | mode | W/H/M/chunk | RTF | latency median (frames, s) "
+        "| p90 (frames, s) | trunk GMACs/frame | ratio |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         ratio = r.get("trunk_compute_ratio_vs_recompute")
         print(
             f"| {r['preset']} | {r['engine']} | {r['mode']} | {r['window']}/{r['hop']}/"
-            f"{r['margin']} | {r['rtf']:.3f} | {r['latency_frames_median']:g}, "
+            f"{r['margin']}/{r['chunk']} | {r['rtf']:.3f} | {r['latency_frames_median']:g}, "
             f"{r['latency_s_median']:.3f} | {r['latency_frames_p90']:g}, "
             f"{r['latency_s_p90']:.3f} | {r['trunk_gmacs_per_frame']:.3f} | "
             f"{'' if ratio is None else f'{ratio:.1f}x'} |"
@@ -338,8 +335,10 @@ def _reset(cases: list[Case], args) -> list[Case]:
         if c.mode == "recompute":
             fresh = StreamingRecognizer(s.rec, *common)
         else:
-            fresh = IncrementalStreamingRecognizer(s.trunk.engine, s.head, *common)
-        out.append(Case(c.preset, c.engine, c.mode, c.config, fresh, c.trunk_gmacs, c.head_gmacs))
+            fresh = IncrementalStreamingRecognizer(s.trunk.engine, s.head, *common, chunk=c.chunk)
+        out.append(
+            Case(c.preset, c.engine, c.mode, c.config, c.chunk, fresh, c.trunk_gmacs, c.head_gmacs)
+        )
     return out
 
 

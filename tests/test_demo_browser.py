@@ -198,17 +198,21 @@ def page_result(context, url: str, timeout_s: float = 90) -> dict:
     return result
 
 
-def test_page_transcript_equals_crkd_predict(playwright_api, demo_case, served, capsys, tmp_path):
+@pytest.fixture(scope="module")
+def camera(playwright_api, demo_case, tmp_path_factory):
+    """One headless Chromium whose fake camera plays the test video (fresh profile)."""
+    context = launch(playwright_api, tmp_path_factory.mktemp("profile"), demo_case["video"])
+    yield context
+    context.close()
+
+
+def test_page_transcript_equals_crkd_predict(camera, demo_case, served, capsys):
     folder, url = served
     expected = python_transcript(demo_case, capsys)
     n = demo_case["frames"]
-    context = launch(playwright_api, tmp_path / "profile", demo_case["video"])
-    try:
-        result = page_result(context, f"{url}ok/?frames={n}")
-    finally:
-        context.close()
+    result = page_result(camera, f"{url}ok/?frames={n}")
     assert "error" not in result, result
-    assert result["frames"] == n, result
+    assert result["frames"] == n
     assert result["cross_origin_isolated"] is True
     assert result["glosses"] == expected, (result["glosses"], expected)
     refs = [g for r in demo_case["refs"] for g in r]
@@ -227,23 +231,17 @@ def test_page_transcript_equals_crkd_predict(playwright_api, demo_case, served, 
     print("browser demo:", json.dumps(record))
 
 
-@pytest.mark.parametrize(
-    "where,frames,message",
-    [
-        ("ok", 1, "The video has 1 frames; the model needs at least"),
-        ("vocab", 60, "comes from another vocabulary"),
-        ("missing", 10, "Missing model model.head.onnx"),
-    ],
-)
-def test_page_reports_bad_input(
-    playwright_api, demo_case, served, tmp_path, where, frames, message
-):
+BAD_INPUT = [
+    ("ok", 1, "The video has 1 frames; the model needs at least"),
+    ("vocab", 60, "comes from another vocabulary"),
+    ("missing", 10, "Missing model model.head.onnx"),
+]
+
+
+@pytest.mark.parametrize("where,frames,message", BAD_INPUT)
+def test_page_reports_bad_input(camera, served, where, frames, message):
     _, url = served
-    context = launch(playwright_api, tmp_path / "profile", demo_case["video"])
-    try:
-        result = page_result(context, f"{url}{where}/?frames={frames}")
-    finally:
-        context.close()
+    result = page_result(camera, f"{url}{where}/?frames={frames}")
     assert message in result.get("error", ""), result
     assert message in result["status"]
 

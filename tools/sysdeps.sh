@@ -6,6 +6,7 @@ set -euo pipefail
 need=()
 { command -v sclite || [ -x /usr/lib/sctk/bin/sclite ]; } >/dev/null 2>&1 || need+=(sctk)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v npm >/dev/null 2>&1 || need+=(npm)  # onnxruntime-web for the live demo (make web)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing ${need[*]} with apt-get"
