@@ -151,6 +151,7 @@ def test_bad_phoenix_data(tmp_path, capsys, case, mutate, pattern):
     assert not out.exists(), "a refused start must not leave a run folder"
 
 
+@pytest.mark.slow  # starts a DataLoader worker process
 def test_error_in_a_dataloader_worker_keeps_its_message(tmp_path, capsys):
     """Frames decoded on demand by a worker process: torch re-raises there as type(text)."""
     data = write_phoenix(tmp_path / "data", ROWS)
