@@ -59,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     command = next((a for a in argv if not a.startswith("-")), None)
     if command not in COMMANDS:
         command = None
-    args = build_parser(only=command).parse_args(argv)
+    try:  # parsing imports the command's module (torch): Ctrl-C often lands here
+        args = build_parser(only=command).parse_args(argv)
+    except KeyboardInterrupt:
+        print(f"crkd{' ' + command if command else ''}: interrupted", file=sys.stderr)
+        return 130
     args.argv = list(argv)  # what command.txt records
     try:
         return int(importlib.import_module(module_name(args.command)).run(args) or 0)

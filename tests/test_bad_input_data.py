@@ -500,7 +500,7 @@ def trained(tmp_path_factory):
 
 
 @pytest.fixture
-def fake_run(trained, tmp_path):
+def run_copy(trained, tmp_path):
     """A copy of the trained teacher run, for one case to damage."""
     return shutil.copytree(trained[1], tmp_path / "run")
 
@@ -597,35 +597,35 @@ def digest(folder):
 @pytest.mark.parametrize(
     "case,mutate,pattern", CHECKPOINT_CASES, ids=[c[0] for c in CHECKPOINT_CASES]
 )
-def test_bad_checkpoint_is_refused_by_evaluate(trained, fake_run, tmp_path, capsys, case, mutate,
+def test_bad_checkpoint_is_refused_by_evaluate(trained, run_copy, tmp_path, capsys, case, mutate,
                                                 pattern):  # fmt: skip
     data = trained[0]
-    mutate(fake_run)
-    before = digest(fake_run)
+    mutate(run_copy)
+    before = digest(run_copy)
     rc, _, err = crkd(
-        capsys, "evaluate", "--run", fake_run, "--data", data, "--split", "dev",
+        capsys, "evaluate", "--run", run_copy, "--data", data, "--split", "dev",
         "--threads", 1, "--cache-dir", tmp_path / "cache",
     )  # fmt: skip
     assert_refused(rc, err, pattern)
-    assert digest(fake_run) == before, "a refused evaluation must not write into the run"
+    assert digest(run_copy) == before, "a refused evaluation must not write into the run"
 
 
-def test_fake_run_itself_evaluates(trained, fake_run, tmp_path, capsys):
+def test_run_copy_itself_evaluates(trained, run_copy, tmp_path, capsys):
     """The control of the cases above: the untouched copy is accepted."""
     data = trained[0]
     rc, _, err = crkd(
-        capsys, "evaluate", "--run", fake_run, "--data", data, "--split", "dev",
+        capsys, "evaluate", "--run", run_copy, "--data", data, "--split", "dev",
         "--threads", 1, "--cache-dir", tmp_path / "cache",
     )  # fmt: skip
     assert rc == 0, err
 
 
-def test_load_model_refuses_the_wrong_role(fake_run):
-    assert load_model(fake_run, expect_role="teacher")[1]["role"] == "teacher"
+def test_load_model_refuses_the_wrong_role(run_copy):
+    assert load_model(run_copy, expect_role="teacher")[1]["role"] == "teacher"
     with pytest.raises(
         CheckpointError, match=r"checkpoint\.json: this is a teacher run, but a student run"
     ):
-        load_model(fake_run, expect_role="student")
+        load_model(run_copy, expect_role="student")
 
 
 # --- crkd synth ---------------------------------------------------------------------------------
@@ -699,7 +699,11 @@ def test_bad_synth_arguments(tmp_path, capsys, case, make, extra, pattern):
 # --- file modes ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+@pytest.mark.parametrize(
+    "umask,mode",
+    [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)],
+    ids=["umask 022", "umask 002", "umask 077"],
+)
 def test_written_files_honour_the_umask(tmp_path, capsys, umask, mode):
     (tmp_path / "hyp.ctm").write_text(CTM)
     (tmp_path / "ref.stm").write_text(STM)
