@@ -85,7 +85,9 @@ EXPECTED_FOREIGN = {
     "InvalidGraph": "not a valid ONNX model",
     "InvalidArgument": "the ONNX model refused its input",
     "Fail": "onnxruntime failed",
+    "DecodeError": "not a valid ONNX file (its protobuf does not parse)",  # onnx.load
 }
+FOREIGN_MODULES = ("PIL", "onnxruntime", "google")
 
 
 def describe_error(exc: BaseException) -> str | None:
@@ -99,7 +101,7 @@ def describe_error(exc: BaseException) -> str | None:
     if isinstance(exc, OSError) and exc.errno is not None:
         return f"{exc.strerror or exc} ({type(exc).__name__})"  # e.g. no space left on device
     name = type(exc).__name__
-    if name in EXPECTED_FOREIGN and type(exc).__module__.split(".")[0] in ("PIL", "onnxruntime"):
+    if name in EXPECTED_FOREIGN and type(exc).__module__.split(".")[0] in FOREIGN_MODULES:
         return f"{EXPECTED_FOREIGN[name]}: {exc}"
     return None
 

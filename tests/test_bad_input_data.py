@@ -743,6 +743,15 @@ def ort_error():
     pytest.fail("onnxruntime accepted garbage")
 
 
+def onnx_parse_error():
+    onnx = pytest.importorskip("onnx")
+    try:
+        onnx.load_model_from_string(b"\x08\x01\x12garbage\xff")
+    except Exception as exc:  # protobuf's DecodeError
+        return exc
+    pytest.fail("onnx parsed garbage")
+
+
 def bomb_error(tmp_path):
     png_header_only(tmp_path / "big.png", 40000, 40000)
     try:
@@ -792,6 +801,12 @@ ESCAPING = [
         r"error: image too large \(refused as a possible decompression bomb\): Image size",
     ),
     ("corrupt ONNX file", lambda t: ort_error(), 2, r"error: not a valid ONNX model file: .*"),
+    (
+        "ONNX file that does not parse",
+        lambda t: onnx_parse_error(),
+        2,
+        r"error: not a valid ONNX file \(its protobuf does not parse\)",
+    ),
     ("interrupted", lambda t: KeyboardInterrupt(), 130, r"^crkd score: interrupted$"),
 ]
 
