@@ -16,13 +16,13 @@ timed), on batches of real clips served as in training (frame store, `make_views
 - `optim`: gradient clipping, Adam step, zeroing.
 
 Cases are interleaved round by round, so that the load of a shared machine falls evenly on all
-of them; the figures are medians over rounds of frames per second (frames = valid frames of the
-batch's teacher view). Achieved GFLOP/s counts 2 FLOPs per multiply-add, with the forward MACs of
-`crkd_core.cost.gmacs_per_frame` (the LSTM counted analytically): the trained network costs 3x its
-forward (forward + backward for activations and for weights), the frozen teacher 1x. That is
-an approximation: the first convolution needs no input gradient, and training adds the visual
-CTC classifier. The ceiling is a 2048x2048 fp32 matmul, timed in the same rounds at 1 and 2
-threads.
+of them; the figures are pooled over rounds (all frames over all seconds; frames = the batch's
+valid frames), and the JSON keeps each round's frames per second. Achieved GFLOP/s counts 2
+FLOPs per multiply-add, with the forward MACs of `crkd_core.cost.gmacs_per_frame` (the LSTM
+counted analytically): the trained network costs 3x its forward (forward, backward for the
+activations and for the weights), the frozen teacher 1x. That is an approximation: the first
+convolution needs no input gradient, and training adds the visual CTC classifier. The ceiling
+is a 2048x2048 fp32 matmul, timed in the same rounds at 1 and 2 threads.
 
 `--parallel` also compares one 2-thread run with two 1-thread runs side by side (separate
 processes, same case, same number of steps): the aggregate frames per second of each.
@@ -112,10 +112,12 @@ def load_split(root: Path, preset: str):
     layout = open_dataset(root)
     entries = layout.read_split("train")
     vocab = Vocab.from_glosses(g for e in entries for g in e.glosses)
-    return entries, vocab, build_store(entries, PRESETS.get(preset).pre_size)
+    return entries, vocab, build_store(entries, PRESETS.get(preset).pre_size), layout.mirror_safe
 
 
-def build_setup(case: Case, preset: str, entries, vocab, store, seed: int = 0) -> Setup:
+def build_setup(case: Case, preset: str, data: tuple, seed: int = 0) -> Setup:
+    """The task, dataset, batches and optimizer of one case; `data` is `load_split`'s."""
+    entries, vocab, store, mirror_safe = data
     p = PRESETS.get(preset)
     torch.manual_seed(seed)
     teacher = build_teacher(preset, len(vocab))
@@ -132,7 +134,8 @@ def build_setup(case: Case, preset: str, entries, vocab, store, seed: int = 0) -
         student_size = case.size
         kd_teacher = gmacs_per_frame(teacher, 16) if case.kd != "none" else 0.0
         macs = {"trained": gmacs_per_frame(student, 16), "teacher": kd_teacher}
-    spec = ViewSpec(p.pre_size, p.teacher.input_size, student_size)
+    # flip only where the layout allows it, as training does (SignWorld: no)
+    spec = ViewSpec(p.pre_size, p.teacher.input_size, student_size, flip=mirror_safe)
     ds = SLRDataset(entries, vocab, store, spec, train=True, seed=seed)
     batch = case.batch_size or p.batch_size
     sampler = BucketBatchSampler(ds.lengths(), batch, shuffle=True, seed=seed)
@@ -193,32 +196,31 @@ def matmul_gflops(threads: int, n: int = 2048, min_seconds: float = 0.5) -> floa
 
 
 def summarise(case: Case, rounds: list[dict], macs: dict, ceiling: float) -> dict:
+    """Pooled figures (all frames over all seconds: every case saw the same load), and each
+    round's frames per second."""
     seconds = [sum(r[p] for p in PHASES) for r in rounds]
-    fps = [r["frames"] / t for r, t in zip(rounds, seconds, strict=True)]
     total = {k: sum(r[k] for r in rounds) for k in ("frames", *PHASES)}
-    all_s = sum(total[p] for p in PHASES)
-    share = {p: total[p] / all_s for p in PHASES}
+    fps = total["frames"] / sum(seconds)
     # FLOPs per frame of one training step: 3x forward for the trained net, 1x for the teacher
     flops = 2e9 * (3 * macs["trained"] + macs["teacher"])
-    gflops = flops * statistics.median(fps) / 1e9
     compute_s = total["teacher_fwd"] + total["student_fwd_bwd"]
     return {
         "case": case.__dict__,
-        "fps": statistics.median(fps),
-        "fps_rounds": fps,
-        "share": share,
+        "fps": fps,
+        "fps_rounds": [r["frames"] / t for r, t in zip(rounds, seconds, strict=True)],
         "ms_per_frame": {p: 1e3 * total[p] / total["frames"] for p in PHASES},
+        "share": {p: total[p] / sum(seconds) for p in PHASES},
         "gmacs_fwd_per_frame": macs,
         "train_gflop_per_frame": flops / 1e9,
-        "gflops_step": gflops,
+        "gflops_step": flops * fps / 1e9,
         "gflops_compute": flops * total["frames"] / compute_s / 1e9,
-        "ceiling_fraction": gflops / ceiling,
+        "ceiling_fraction": flops * fps / 1e9 / ceiling,
     }
 
 
-def benchmark(args, entries, vocab, store) -> dict:
+def benchmark(args, data: tuple) -> dict:
     cases = default_cases(tuple(args.sizes), tuple(args.batch_sizes))
-    setups = [build_setup(c, args.preset, entries, vocab, store) for c in cases]
+    setups = [build_setup(c, args.preset, data) for c in cases]
     for s in setups:  # warm-up
         run_round(s, 1, 0)
     rounds: dict[str, list[dict]] = {s.case.name: [] for s in setups}
@@ -251,13 +253,13 @@ def parse_case(spec: str) -> Case:
 def worker(args) -> None:
     """One case for --parallel: prints {'frames', 'seconds'} of its steps as JSON."""
     torch.set_num_threads(args.threads)
-    entries, vocab, store = load_split(args.data, args.preset)
-    case = parse_case(args.worker)
-    s = build_setup(case, args.preset, entries, vocab, store)
+    s = build_setup(parse_case(args.worker), args.preset, load_split(args.data, args.preset))
     run_round(s, 2, 0)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     tot = run_round(s, args.steps, 2)
-    print(json.dumps({"frames": tot["frames"], "seconds": time.perf_counter() - t0}))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    # cpu / wall: the cores this process got (a starved 1-thread run reads well below 1)
+    print(json.dumps({"frames": tot["frames"], "seconds": wall, "cpu_seconds": cpu}))
 
 
 def parallel_check(args, spec: str) -> dict:
@@ -294,19 +296,18 @@ def parallel_check(args, spec: str) -> dict:
 
 
 def print_table(out: dict) -> None:
-    c = out["ceiling_gflops"]
-    print(f"fp32 matmul ceiling: {c['1']:.1f} GFLOP/s (1 thread), {c['2']:.1f} (2 threads)")
-    print(
-        f"{'case':26}{'fps':>8}  "
-        + "".join(f"{p:>16}" for p in PHASES)
-        + f"{'GFLOP/s':>9}{'ceil':>7}"
-    )
-    for r in out["cases"]:
-        shares = "".join(f"{100 * r['share'][p]:>15.0f}%" for p in PHASES)
-        print(
-            f"{r['case']['name']:26}{r['fps']:>8.0f}  {shares}"
-            f"{r['gflops_step']:>9.2f}{100 * r['ceiling_fraction']:>6.0f}%"
-        )
+    if "cases" in out:
+        c = out["ceiling_gflops"]
+        print(f"fp32 matmul ceiling: {c['1']:.1f} GFLOP/s (1 thread), {c['2']:.1f} (2 threads)")
+        head = "".join(f"{p:>16}" for p in PHASES)
+        print(f"{'case':26}{'fps':>7}{'ms/frame':>9}{head}{'GFLOP/s':>9}{'ceil':>6}")
+        for r in out["cases"]:
+            shares = "".join(f"{100 * r['share'][p]:>15.0f}%" for p in PHASES)
+            ms = sum(r["ms_per_frame"].values())
+            print(
+                f"{r['case']['name']:26}{r['fps']:>7.0f}{ms:>9.2f}{shares}"
+                f"{r['gflops_step']:>9.2f}{100 * r['ceiling_fraction']:>5.0f}%"
+            )
     for spec, par in out.get("parallel", {}).items():
         agg = {k: v["aggregate_fps"] for k, v in par.items() if isinstance(v, dict)}
         print(f"parallel {spec}: " + ", ".join(f"{k} {v:.0f} fps" for k, v in agg.items()))
@@ -342,9 +343,10 @@ def main(argv=None) -> int:
         return 0
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
-    entries, vocab, store = load_split(args.data, args.preset)
+    data = load_split(args.data, args.preset)
     out = {"settings": {k: str(v) for k, v in vars(args).items()}, "load_before": load_before}
-    out.update(benchmark(args, entries, vocab, store))
+    if args.rounds > 0:  # --rounds 0: only the --parallel check
+        out.update(benchmark(args, data))
     out["parallel"] = {spec: parallel_check(args, spec) for spec in args.parallel}
     out["load_after"] = os.getloadavg()
     out["versions"] = {"torch": torch.__version__, "numpy": np.__version__}
