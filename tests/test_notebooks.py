@@ -54,7 +54,9 @@ def test_profiles_and_default_grid():
     assert len(study.STUDY_PROFILES.get("full").seeds) == 3
     cfg = study.AblationConfig.build(profile="default", data="/tmp/d", study_dir="/tmp/s")
     points = study.grid_points(cfg)
-    assert len(points) == 6 and {p.epochs for p in points} == {8}
+    assert len(points) == 13 and {p.epochs for p in points} == {6}
+    headline = [p for p in points if p.size == 32 and p.setting in ("none", "both", "both-recover")]
+    assert sorted({p.seed for p in headline}) == [0, 1, 2]  # every headline comparison: 3 seeds
     smoke = study.AblationConfig.build(profile="smoke", data="/tmp/d", study_dir="/tmp/s")
     assert len(study.grid_points(smoke)) == 2
 

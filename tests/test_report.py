@@ -186,7 +186,7 @@ def injected(page: str) -> list[str]:
 def test_index_has_headline_pareto_pages_and_provenance(compiled):
     reports, index = compiled
     text = index.read_text("utf-8")
-    assert "Teacher vs LRINet" in text and "20.50 ± 1.20 (3 seeds)" in text
+    assert "Teacher vs LRINet" in text and "20.50 ± 1.20" in text
     assert "Plotly.newPlot" in text and "Pareto front" in text
     assert 'href="02_distill_student.html"' in text and 'href="04_attribution.html"' in text
     assert "abc123" in text and "smoke" in text and "61 s" in text

@@ -92,6 +92,7 @@ class RunRecord:
     n_train: int = 0
     skipped_batches: int = 0
     epochs_run: int = 0  # fewer than `epochs` when dev WER plateaued first (--patience)
+    train_fps: float = 0.0  # training input frames per second (clip lengths before rescale)
     wall_seconds_this_process: float = 0.0
     distill: DistillInfo | None = None
     finished_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S"))

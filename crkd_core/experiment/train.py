@@ -162,7 +162,7 @@ def fit_and_test(
     record = None
     if env.is_main:
         score = test_best(trainer, run, loaders["test"])
-        record = make_record(cfg, job, env, state, score, cost, len(splits["train"]), t0)
+        record = make_record(cfg, job, env, state, score, cost, splits["train"], t0)
         record.write(run.path)
         print_summary(record, run.path)
     barrier(env)  # the other ranks wait for rank 0's test evaluation before leaving
@@ -215,9 +215,11 @@ def make_record(
     state: TrainState,
     score: Score,
     cost: dict,
-    n_train: int,
+    train: SLRDataset,
     t0: float,
 ) -> RunRecord:
+    frames = sum(train.lengths()) * state.epoch
+    fps = frames / state.train_seconds if state.train_seconds > 0 else 0.0
     return RunRecord(
         role=job.role,
         preset=cfg.preset,
@@ -235,7 +237,8 @@ def make_record(
         best_dev_wer=state.best_wer,
         train_seconds=round(state.train_seconds, 2),
         score=score,
-        n_train=n_train,
+        n_train=len(train),
+        train_fps=round(fps, 1),
         skipped_batches=state.skipped_batches,
         epochs_run=state.epoch,
         wall_seconds_this_process=round(time.perf_counter() - t0, 2),
@@ -243,12 +246,22 @@ def make_record(
     )
 
 
+def shown(path: Path) -> str:
+    """`path` as printed: relative to the current folder or its parent when inside them (so a
+    notebook's output, published as HTML, names no folder of this machine), else as given."""
+    path, cwd = Path(path).absolute(), Path.cwd()
+    for base, prefix in ((cwd, ""), (cwd.parent, "../")):
+        if path.is_relative_to(base):
+            return prefix + path.relative_to(base).as_posix()
+    return str(path)
+
+
 def print_summary(record: RunRecord, path: Path) -> None:
     s = record.score
     print(
         f"{record.role}: test WER {s.wer:.2f}% (S {s.sub} D {s.dele} I {s.ins} N {s.n_ref}), "
         f"best dev WER {record.best_dev_wer:.2f}% at epoch {record.best_epoch}, "
-        f"{record.train_seconds:.0f}s training -> {path}"
+        f"{record.train_seconds:.0f}s training -> {shown(path)}"
     )
 
 

@@ -20,6 +20,7 @@ Notebooks use the names below.
 """
 
 from .attribution import attribute_sentences, attribution_figures, attribution_ids, explorer
+from .compare import Question, answers, answers_table, distill_answers, grid_answers
 from .configs import (
     AblationConfig,
     AttributionConfig,
@@ -87,6 +88,11 @@ from .training import (
 )
 
 __all__ = [
+    "Question",
+    "answers",
+    "answers_table",
+    "distill_answers",
+    "grid_answers",
     "AblationConfig",
     "add_fps",
     "attribute_sentences",

@@ -167,7 +167,7 @@ class TeacherConfig(NotebookConfig):
 
     @classmethod
     def defaults(cls, plan: StudyProfile) -> dict[str, Any]:
-        return {"epochs": plan.teacher_epochs, "seeds": list(plan.seeds)}
+        return {"epochs": plan.teacher_epochs, "seeds": list(plan.teacher_seeds)}
 
     def validate(self) -> None:
         super().validate()
@@ -176,14 +176,14 @@ class TeacherConfig(NotebookConfig):
             raise ConfigError("seeds must name at least one seed")
 
     def teacher_run(self, seed: int) -> Path:
-        return self.paths.teacher(self.epochs, seed)
+        return self.paths.teacher(self.epochs, seed, self.plan.teacher_patience)
 
 
 @dataclass(frozen=True)
 class DistillConfig(TeacherConfig):
     NOTEBOOK: ClassVar[str] = "02_distill_student"
     teacher_epochs: int = 0
-    student_size: int = 16
+    student_size: int = 0
 
     @classmethod
     def defaults(cls, plan: StudyProfile) -> dict[str, Any]:
@@ -191,10 +191,18 @@ class DistillConfig(TeacherConfig):
             "epochs": plan.student_epochs,
             "seeds": list(plan.seeds),
             "teacher_epochs": plan.teacher_epochs,
+            "student_size": plan.student_size,
         }
 
+    def teacher_seed(self, seed: int) -> int:
+        """The teacher that teaches the students of `seed`: its own, else the first one."""
+        own = self.plan.teacher_seeds
+        return seed if seed in own else own[0]
+
     def teacher_run(self, seed: int) -> Path:
-        return self.paths.teacher(self.teacher_epochs, seed)
+        return self.paths.teacher(
+            self.teacher_epochs, self.teacher_seed(seed), self.plan.teacher_patience
+        )
 
     def student_run(self, kind: str, seed: int) -> Path:
         return self.paths.student(kind, self.student_size, self.epochs, seed)
@@ -248,6 +256,7 @@ class AttributionConfig(DistillConfig):
             "teacher_epochs": plan.teacher_epochs,
             "ig_steps": plan.ig_steps,
             "n_sentences": plan.attribution_sentences,
+            "student_size": plan.student_size,
         }
 
     def validate(self) -> None:

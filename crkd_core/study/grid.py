@@ -14,7 +14,7 @@ from ..experiment import RunDir, RunRecord, StudentRunConfig
 from ..io import atomic_write_json
 from .configs import AblationConfig, parse_shard
 from .paths import GridPoint
-from .profiles import KD_SETTINGS, StudyError
+from .profiles import KD_SETTINGS, GridBlock, StudyError
 
 
 def grid_points(cfg: AblationConfig) -> list[GridPoint]:
@@ -24,7 +24,7 @@ def grid_points(cfg: AblationConfig) -> list[GridPoint]:
         for b in cfg.blocks()
         for size in b.sizes
         for s in b.settings
-        for seed in cfg.seeds
+        for seed in block_seeds(b, cfg.seeds)
     ]
     return list(dict.fromkeys(points))
 
@@ -35,6 +35,11 @@ class PointStatus:
     status: str  # done | reused | failed | skipped (another shard's)
     seconds: float = 0.0
     error: str = ""
+
+
+def block_seeds(block: GridBlock, seeds: list[int]) -> list[int]:
+    """A block's own seeds (when it names fewer) among the notebook's seeds."""
+    return [s for s in seeds if block.seeds is None or s in block.seeds]
 
 
 def point_config(cfg: AblationConfig, p: GridPoint, threads: int) -> StudentRunConfig:
@@ -146,6 +151,7 @@ def grid_rows(cfg: AblationConfig) -> list[dict]:
                     "wer": m.score.wer,
                     "params": m.params,
                     "gmacs_per_frame": m.gmacs_per_frame,
+                    "train_fps": m.train_fps,
                     "run": str(run),
                 }
             )

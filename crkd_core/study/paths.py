@@ -50,8 +50,10 @@ class StudyPaths:
 
     root: Path
 
-    def teacher(self, epochs: int, seed: int) -> Path:
-        return self.root / "runs" / f"teacher-e{epochs}-seed{seed}"
+    def teacher(self, epochs: int, seed: int, patience: int | None = None) -> Path:
+        """`epochs` is the most it trains; `patience` (when set) stops it at a plateau."""
+        stop = f"-p{patience}" if patience else ""
+        return self.root / "runs" / f"teacher-e{epochs}{stop}-seed{seed}"
 
     def student(self, kind: str, size: int, epochs: int, seed: int) -> Path:
         return self.root / "runs" / f"{kind}-s{size}-e{epochs}-seed{seed}"

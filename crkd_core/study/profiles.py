@@ -50,21 +50,31 @@ KD_SETTINGS = {
         KDSetting("feature-recover", "feature", "recover", "feature KD, recovered scale (ResKD)"),
         KDSetting("logit", "logit", "scale", "logit KD"),
         KDSetting("both", "both", "scale", "feature + logit KD (CRKD)"),
+        KDSetting("both-recover", "both", "recover", "feature (recovered scale) + logit KD"),
     )
 }
 
 
 @dataclass(frozen=True)
 class GridBlock:
-    """A block of the ablation grid: every size with every KD setting."""
+    """A block of the ablation grid: every size with every KD setting, for `seeds` (None: the
+    profile's seeds; fewer seeds make a row the report marks as such)."""
 
     sizes: tuple[int, ...]
     settings: tuple[str, ...]
+    seeds: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
 class StudyProfile:
-    """How big a study is. `seeds` > 1 reports mean and std over seeds."""
+    """How big a study is: which runs it makes, for how long, with which seeds.
+
+    `seeds` are the students' seeds (the headline's, and the grid's unless a block says
+    otherwise); `teacher_seeds` the teachers'. A student of a seed without its own teacher is
+    taught by the first teacher. The teacher trains for at most `teacher_epochs`, and stops
+    earlier once `teacher_patience` epochs bring no better dev WER (by 0.5 points): the
+    plateau criterion. `student_size` is the headline's LRINet input size.
+    """
 
     name: str
     data_profile: str  # `crkd synth --profile`
@@ -81,6 +91,9 @@ class StudyProfile:
     profile_seconds: float  # minimum seconds per timed repeat
     efficiency_sizes: tuple[tuple[str, tuple[int, ...]], ...]  # preset -> LRINet sizes
     preset: str = "cpu"
+    teacher_seeds: tuple[int, ...] = (0,)
+    teacher_patience: int | None = None
+    student_size: int = 32  # the paper's ratio: half the cpu teacher's 64 px
 
 
 STUDY_PROFILES: Registry[StudyProfile] = Registry("study profile")
@@ -92,7 +105,7 @@ STUDY_PROFILES.register("smoke")(
         seeds=(0,),
         teacher_epochs=1,
         student_epochs=1,
-        grid=(GridBlock((16,), ("none", "feature-recover")),),
+        grid=(GridBlock((16,), ("none", "both-recover")),),
         ablation_epochs=1,
         attribution_sentences=1,
         ig_steps=4,
@@ -100,6 +113,7 @@ STUDY_PROFILES.register("smoke")(
         profile_repeats=1,
         profile_seconds=0.1,
         efficiency_sizes=(("cpu", (16, 32)), ("paper", (112,))),
+        student_size=16,  # the grid's size: 02's runs are reused there
     )
 )
 STUDY_PROFILES.register("default")(
@@ -107,14 +121,17 @@ STUDY_PROFILES.register("default")(
         "default",
         data_profile="default",
         data_seed=0,
-        seeds=(0,),
-        teacher_epochs=12,
-        student_epochs=8,
+        seeds=(0, 1, 2),  # every headline comparison; the rows of other blocks have one
+        teacher_epochs=20,  # at most: the teacher stops at its plateau (teacher_patience)
+        teacher_patience=3,
+        student_epochs=6,
+        student_size=32,  # the paper's ratio: half the teacher's 64 px
         grid=(
-            GridBlock((16, 24), ("none", "both")),
-            GridBlock((16,), ("feature-scale", "feature-recover")),
+            GridBlock((32,), ("none", "both", "both-recover")),  # none/both reuse 02's runs
+            GridBlock((32,), ("feature-scale", "logit"), seeds=(0,)),
+            GridBlock((16,), ("none", "both"), seeds=(0,)),
         ),
-        ablation_epochs=8,  # = student_epochs: 16 px none/both reuse 02's runs
+        ablation_epochs=6,  # = student_epochs, so that 02's runs are reused
         attribution_sentences=2,
         ig_steps=32,
         profile_frames=32,
@@ -132,6 +149,8 @@ STUDY_PROFILES.register("full")(
         teacher_epochs=20,
         student_epochs=20,
         grid=(GridBlock((16, 24, 32, 48), tuple(KD_SETTINGS)),),
+        teacher_seeds=(0, 1, 2),
+        teacher_patience=4,
         ablation_epochs=12,
         attribution_sentences=4,
         ig_steps=50,

@@ -170,20 +170,63 @@ def fmt(v: object) -> str:
 HEADLINE_COLUMNS = {
     "model": "model",
     "input_size": "input px",
-    "wer_text": "test WER %",
+    "wer_text": "test WER %: mean ± std [95 % CI]",
+    "seeds": "seeds",
     "gmacs_per_frame": "GMACs / frame",
     "params": "params",
-    "fps": "fps",
+    "fps": "inference fps",
+    "train_fps": "training frames/s",
 }
+
+
+def wer_text(r: dict) -> str:
+    """`mean ± std [low, high]`, or the single value and a note when one seed gives no spread."""
+    std, low, high = (r.get(k) for k in ("wer_std", "wer_ci_low", "wer_ci_high"))
+    if r.get("seeds", 1) < 2 or not _finite(std):
+        return f"{r['wer']:.2f} (one seed: no interval)"
+    ci = f" [{low:.2f}, {high:.2f}]" if _finite(low) and _finite(high) else ""
+    return f"{r['wer']:.2f} ± {std:.2f}{ci}"
+
+
+def _finite(v: object) -> bool:
+    return isinstance(v, (int, float)) and v == v and abs(v) != float("inf")
 
 
 def headline_html(rows: list[dict] | None, why: str) -> str:
     if not rows:
         return f"<p class=failed>Headline not available: {esc(why)}</p>"
-    for r in rows:
-        std = f" ± {r['wer_std']:.2f} ({r['seeds']} seeds)" if r.get("seeds", 1) > 1 else ""
-        r["wer_text"] = f"{r['wer']:.2f}{std}"
+    rows = [{**r, "wer_text": wer_text(r)} for r in rows]
     return table(rows, HEADLINE_COLUMNS)
+
+
+def answers_html(groups: list[tuple[list[dict] | None, str]]) -> str:
+    """Each question of the study, answered in one sentence with its interval."""
+    items = []
+    for rows, why in groups:
+        if rows is None:
+            items.append(f"<li class=failed>not available: {esc(why)}</li>")
+            continue
+        items += [f"<li><b>{esc(r['question'])}</b> {esc(r['answer'])}</li>" for r in rows]
+    return f"<ul>{''.join(items)}</ul>"
+
+
+GRID_COLUMNS = {
+    "size": "input px",
+    "setting": "KD setting",
+    "wer_text": "test WER %: mean ± std [95 % CI]",
+    "seeds": "seeds",
+    "gmacs_per_frame": "GMACs / frame",
+    "fps": "inference fps",
+    "train_fps": "training frames/s",
+}
+
+
+def grid_html(rows: list[dict] | None) -> str:
+    """Every grid point's WER with its seeds: rows with fewer seeds say so."""
+    if not rows:
+        return ""
+    rows = [{**r, "wer_text": wer_text(r)} for r in rows]
+    return table(rows, GRID_COLUMNS)
 
 
 def pareto_html(rows: list[dict] | None, why: str) -> str:
@@ -255,13 +298,18 @@ def index_page(study_dir: Path, statuses: list[PageStatus], prov: Provenance) ->
         else ""
     )
     head_rows, head_why = result(study_dir, statuses, "02_distill_student", "headline")
+    answers = [
+        result(study_dir, statuses, "02_distill_student", "answers"),
+        result(study_dir, statuses, "03_resolution_ablation", "answers"),
+    ]
     grid_rows, grid_why = result(study_dir, statuses, "03_resolution_ablation", "grid")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>CRKD study ({esc(prov.profile)})</title>
 <script type="text/javascript" src="{PLOTLY_JS}"></script><style>{STYLE}</style></head>
 <body><h1>CRKD study: profile {esc(prov.profile)}</h1>{banner}
+<h2>Answers</h2>{answers_html(answers)}
 <h2>Teacher vs LRINet</h2>{headline_html(head_rows, head_why)}
-<h2>Resolution ablation</h2>{pareto_html(grid_rows, grid_why)}
+<h2>Resolution ablation</h2>{pareto_html(grid_rows, grid_why)}{grid_html(grid_rows)}
 <h2>Notebooks</h2>{pages_html(statuses)}
 <h2>Provenance</h2>{provenance_html(prov)}
 </body></html>

@@ -10,6 +10,7 @@ from ..data.synthetic import METADATA_FILE, read_metadata
 from ..experiment import EvalConfig, EvalRecord, RunDir, RunRecord, Score, evaluate_run
 from ..explain import confusions as confusion_table
 from ..scoring.ctm import read_ctm, read_stm
+from ..stats import summarize_seeds
 from .configs import DistillConfig
 from .explore import gloss_groups
 from .paths import resolve_path
@@ -96,25 +97,29 @@ def summarise(rows: list[dict], by: list[str]):
     import pandas as pd
 
     if not rows:
-        return pd.DataFrame(
-            columns=[*by, "wer", "wer_std", "seeds", "params", "gmacs_per_frame", "fps"]
-        )
+        cols = ["wer", "wer_std", "wer_ci_low", "wer_ci_high", "seeds", "params"]
+        return pd.DataFrame(columns=[*by, *cols, "gmacs_per_frame", "fps"])
     df = pd.DataFrame(rows)
+    extra = {c: (c, "mean") for c in ("train_fps",) if c in df}
     agg = df.groupby(by, sort=False).agg(
         wer=("wer", "mean"),
-        wer_std=("wer", "std"),
         seeds=("seed", "count"),
         params=("params", "first"),
         gmacs_per_frame=("gmacs_per_frame", "first"),
         fps=("fps", "first"),
+        **extra,
     )
-    return agg.reset_index().fillna({"wer_std": 0.0})
+    spread = [summarize_seeds(g["wer"].tolist()) for _, g in df.groupby(by, sort=False)]
+    agg["wer_std"] = [s.std for s in spread]  # NaN for one seed: no spread was measured
+    agg["wer_ci_low"] = [s.ci_low for s in spread]
+    agg["wer_ci_high"] = [s.ci_high for s in spread]
+    return agg.reset_index()
 
 
 def headline(cfg: DistillConfig) -> list[dict]:
     """Teacher vs LRINet + CRKD vs LRINet without KD: test WER (mean, std), cost, fps."""
     runs = {
-        "teacher": {s: cfg.teacher_run(s) for s in cfg.seeds},
+        "teacher": {cfg.teacher_seed(s): cfg.teacher_run(s) for s in cfg.seeds},  # one row each
         **{k: {s: cfg.student_run(k, s) for s in cfg.seeds} for k in STUDENT_KINDS},
     }
     # LRINet with and without KD is one network: time it once, so that noise can't split them.
@@ -137,6 +142,7 @@ def headline(cfg: DistillConfig) -> list[dict]:
                     "params": m.params,
                     "gmacs_per_frame": m.gmacs_per_frame,
                     "fps": speed[kind]["fps"],
+                    "train_fps": m.train_fps,
                 }
             )
     table = summarise(rows, ["model", "input_size"])

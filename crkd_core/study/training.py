@@ -16,7 +16,7 @@ from ..experiment import (
     train_teacher,
 )
 from .configs import DistillConfig, TeacherConfig
-from .paths import resolve_path
+from .paths import display_path, resolve_path
 from .profiles import KD_SETTINGS, StudyError
 
 
@@ -25,7 +25,7 @@ def ensure_data(root: str | Path, data_profile: str, seed: int = 0) -> Path:
     root = resolve_path(root)
     if root.is_dir() and any(root.iterdir()):
         return root
-    print(f"drawing SignWorld ({data_profile}) into {root}", flush=True)
+    print(f"drawing SignWorld ({data_profile}) into {display_path(root)}", flush=True)
     generate_signworld(root, data_profile, seed)
     return root
 
@@ -50,6 +50,7 @@ def train_teachers(cfg: TeacherConfig, on_epoch: EpochHook | None = None) -> dic
                 out=out,
                 resume=resume,
                 epochs=cfg.epochs,
+                patience=cfg.plan.teacher_patience,
                 seed=seed,
                 preset=cfg.plan.preset,
             )

@@ -12,9 +12,9 @@ data: str = "runs/study-smoke/data"  # dataset root (PHOENIX-2014 layout); relat
 study_dir: str = "runs/study-smoke"  # the study folder: runs, results, executed notebooks
 interactive: bool = True  # live learning curves while training
 epochs: int = 0  # LRINet epochs; 0 means the profile's
-seeds: list[int] = []  # [] means the profile's; seed s learns from teacher seed s
+seeds: list[int] = []  # [] means the profile's; taught by teacher seed s, else the first
 teacher_epochs: int = 0  # which teacher run (01) to use; 0 means the profile's
-student_size: int = 16  # LRINet input size in px
+student_size: int = 0  # LRINet input size in px; 0 means the profile's (32: half the teacher's)
 confusions: int = 15  # how many confused gloss pairs to show
 
 # %%
@@ -54,7 +54,7 @@ plots.learning_curves(
 # ## Word error rate
 
 # %%
-teachers = {f"Teacher seed {s}": cfg.teacher_run(s) for s in cfg.seeds}
+teachers = {f"Teacher seed {cfg.teacher_seed(s)}": cfg.teacher_run(s) for s in cfg.seeds}
 wer = study.wer_table({**teachers, **runs}, cfg.data)
 cfg.write_result("wer", wer.to_dict("records"))
 wer
@@ -68,6 +68,17 @@ wer
 headline = study.headline(cfg)
 cfg.write_result("headline", headline)
 pd.DataFrame(headline).round(3)
+
+# %% [markdown]
+# ## Answers, with their intervals
+# Paired bootstrap over the test sentences (10,000 resamples), each system's seeds pooled: the
+# difference A - B in WER points, its 95 % interval and p-value. An interval that holds zero is a
+# tie. Against the teacher, the question is whether LRINet is within 1 point of it.
+
+# %%
+answers = study.distill_answers(cfg)
+cfg.write_result("answers", answers)
+study.answers_table(answers)
 
 # %% [markdown]
 # ## Most confused glosses (test)

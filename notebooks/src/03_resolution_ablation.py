@@ -62,5 +62,16 @@ grid
 # %%
 plots.pareto(grid, "WER against compute and against measured speed")
 
+# %% [markdown]
+# ## Scale against recover
+# LRINet's last map at the teacher's size (CRKD) against a smaller map upsampled in the loss
+# (ResKD), both with both KD terms, at the headline size: a paired bootstrap over test
+# sentences, seeds pooled. An interval that holds zero is a tie.
+
+# %%
+answers = study.grid_answers(cfg)
+cfg.write_result("answers", answers)
+study.answers_table(answers)
+
 # %%
 study.check_grid(statuses)

@@ -1,0 +1,110 @@
+"""The study's answers: paired comparisons of trained systems on the test sentences.
+
+Each system is one setting's runs over its seeds. Their per-sentence errors come from the CTM
+and STM files that `crkd evaluate` writes; `crkd_core.stats.paired_bootstrap` compares two
+systems (pooled over seeds, paired by sentence), and `verdict` says the answer in one sentence,
+calling a difference whose interval holds zero a tie.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..experiment import RunDir
+from ..stats import Comparison, SystemErrors, paired_bootstrap, summarize_seeds, verdict
+from .configs import AblationConfig, DistillConfig
+from .grid import grid_points
+from .tables import evaluate_split, predictions
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question of the study: is system `a` better than `b` (or within `margin` of it)?"""
+
+    key: str  # e.g. "crkd-vs-nokd"
+    text: str  # the question, as the report asks it
+    a: str
+    b: str
+    margin: float | None = None  # WER points: also ask whether A is within it of B
+
+
+def system_errors(name: str, runs: list[Path], data: str | Path, split: str = "test"):
+    """One system's per-sentence errors, one row per run (seed), from its evaluation files."""
+    per_run = []
+    for run in runs:
+        evaluate_split(run, data, split)  # writes the CTM/STM when they are missing or stale
+        refs, hyps, ids = predictions(run, split)
+        per_run.append((dict(zip(ids, hyps, strict=True)), dict(zip(ids, refs, strict=True))))
+    return SystemErrors.from_runs(name, per_run)
+
+
+def answer(q: Question, systems: dict[str, SystemErrors]) -> dict:
+    """The comparison of `q`, its one-sentence verdict, and each side's seeds summary."""
+    a, b = systems[q.a], systems[q.b]
+    c: Comparison = paired_bootstrap(a, b)
+    return {
+        "key": q.key,
+        "question": q.text,
+        "answer": verdict(c, q.margin),
+        "tie": c.is_tie,
+        **c.to_dict(),
+        "seeds_summary_a": summarize_seeds(a.seed_wers).to_dict(),
+        "seeds_summary_b": summarize_seeds(b.seed_wers).to_dict(),
+    }
+
+
+def answers(questions: list[Question], runs: dict[str, list[Path]], data: str | Path) -> list:
+    """Every question whose two systems have complete runs, answered."""
+    names = {n for q in questions for n in (q.a, q.b) if runs.get(n)}
+    systems = {n: system_errors(n, runs[n], data) for n in sorted(names)}
+    return [answer(q, systems) for q in questions if q.a in systems and q.b in systems]
+
+
+def distill_answers(cfg: DistillConfig) -> list[dict]:
+    """Notebook 02's questions: CRKD against no KD, and against the teacher (within 1 point)."""
+    px = f"{cfg.student_size} px"
+    crkd, nokd = f"LRINet + CRKD ({px})", f"LRINet without KD ({px})"
+    runs = {
+        crkd: [cfg.student_run("crkd", s) for s in cfg.seeds],
+        nokd: [cfg.student_run("nokd", s) for s in cfg.seeds],
+        "Teacher": sorted({cfg.teacher_run(s) for s in cfg.seeds}),
+    }
+    questions = [
+        Question("crkd-vs-nokd", "Does CRKD beat LRINet trained without KD?", crkd, nokd),
+        Question(
+            "crkd-vs-teacher",
+            "Does LRINet with CRKD keep the teacher's accuracy (within 1 WER point)?",
+            crkd,
+            "Teacher",
+            margin=1.0,
+        ),
+    ]
+    return answers(questions, runs, cfg.data)
+
+
+def grid_answers(cfg: AblationConfig) -> list[dict]:
+    """Notebook 03's question: frame maps at the teacher's scale against recovered maps."""
+    points = [p for p in grid_points(cfg) if p.size == cfg.student_size]
+    done = {p: cfg.paths.point(p) for p in points if RunDir(cfg.paths.point(p)).is_complete()}
+    scale = f"CRKD, maps at the teacher's scale ({cfg.student_size} px)"
+    recover = f"CRKD, maps recovered by upsampling ({cfg.student_size} px)"
+    runs = {
+        scale: [r for p, r in done.items() if p.setting == "both"],
+        recover: [r for p, r in done.items() if p.setting == "both-recover"],
+    }
+    q = Question(
+        "scale-vs-recover",
+        "Do frame maps at the teacher's scale beat maps recovered by upsampling (ResKD)?",
+        scale,
+        recover,
+    )
+    return answers([q], runs, cfg.data)
+
+
+def answers_table(rows: list[dict]):
+    """The answers as a DataFrame: question, one-sentence answer, difference and interval."""
+    import pandas as pd
+
+    cols = ["question", "answer", "diff", "ci_low", "ci_high", "p_value", "seeds_a", "seeds_b"]
+    return pd.DataFrame([{k: r[k] for k in cols} for r in rows], columns=cols)
