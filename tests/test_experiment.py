@@ -282,3 +282,49 @@ def test_training_stops_when_dev_wer_plateaus(tmp_path, wers, patience, stop):
     trainer = Trainer(task, cfg, tmp_path, DistEnv(), {}, Vocab.from_glosses("ABC"), False)
     trainer.state.history = [{"epoch": i + 1, "dev_wer": w} for i, w in enumerate(wers)]
     assert trainer.plateaued() is stop
+
+
+PROFILE_BAD = [
+    (["--frames", "0"], "argument --frames: must be >= 8"),
+    (["--repeats", "0"], "argument --repeats: must be > 0"),
+    (["--threads", "0"], "argument --threads: must be > 0"),
+    (["--classes", "1"], "argument --classes: must be >= 2"),
+    (["--student-size", "1000"], "--student-size must be between 8 px and the cpu teacher's"),
+]
+
+
+@pytest.mark.parametrize("argv, message", PROFILE_BAD, ids=[" ".join(a) for a, _ in PROFILE_BAD])
+def test_profile_refuses_bad_numbers(capsys, argv, message):
+    try:
+        rc = main(["profile", *argv])
+    except SystemExit as exc:
+        rc = exc.code
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and "Traceback" not in err
+
+
+def test_a_study_keeps_its_report_with_its_folder_unless_published(tmp_path):
+    from crkd_core.study.paths import REPO_ROOT
+    from crkd_core.study.run import StudyOptions, check_not_smaller
+
+    scratch = StudyOptions(profile="smoke", out=tmp_path / "scratch")
+    assert scratch.reports_dir() == (tmp_path / "scratch" / "reports").resolve()
+    assert StudyOptions(profile="smoke", publish=True).reports_dir() == REPO_ROOT / "reports"
+    published = tmp_path / "reports"
+    published.mkdir()
+    (published / "study.json").write_text(json.dumps({"provenance": {"profile": "default"}}))
+    with pytest.raises(ConfigError, match="holds a 'default' study; a 'smoke' study would"):
+        check_not_smaller(published, "smoke", replace_larger=False)
+    check_not_smaller(published, "smoke", replace_larger=True)
+    check_not_smaller(published, "full", replace_larger=False)
+
+
+def test_study_refuses_to_publish_a_smaller_profile_before_any_work(tmp_path, capsys):
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "study.json").write_text(json.dumps({"provenance": {"profile": "full"}}))
+    out = tmp_path / "study"
+    argv = ["study", "--profile", "default", "--out", str(out), "--reports", str(reports)]
+    assert main(argv) == 2
+    assert "--replace-larger" in capsys.readouterr().err
+    assert not out.exists()

@@ -30,6 +30,13 @@ def _number(kind: type, ok, what: str):
 
 
 positive_int = _number(int, lambda v: v > 0, "> 0")
+
+
+def at_least(low: int):
+    """An argparse type: an integer >= `low`."""
+    return _number(int, lambda v: v >= low, f">= {low}")
+
+
 non_negative_int = _number(int, lambda v: v >= 0, ">= 0")
 positive_float = _number(float, lambda v: v > 0 and v != float("inf"), "> 0 and finite")
 non_negative_float = _number(float, lambda v: 0 <= v < float("inf"), ">= 0 and finite")

@@ -8,21 +8,35 @@ from pathlib import Path
 import torch
 
 from ..cost import profile_side_by_side
+from ..errors import ConfigError
 from ..io import atomic_write_json
 from ..models.presets import PRESETS, build_student, build_teacher
+from ._args import at_least, positive_int
 
 
 def add_arguments(p) -> None:
     p.add_argument("--preset", default="cpu", choices=PRESETS.names())
-    p.add_argument("--student-size", type=int, default=None)
-    p.add_argument("--frames", type=int, default=32, help="clip length for the measurement")
-    p.add_argument("--classes", type=int, default=1296, help="vocabulary size (PHOENIX: 1296)")
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--student-size", type=positive_int, default=None, help="LRINet input px")
+    p.add_argument("--frames", type=at_least(8), default=32, help="clip length for the measurement")
+    p.add_argument(
+        "--classes", type=at_least(2), default=1296, help="vocabulary size (PHOENIX: 1296)"
+    )
+    p.add_argument("--repeats", type=positive_int, default=5)
+    p.add_argument("--threads", type=positive_int, default=None)
     p.add_argument("--json", type=Path, default=None, help="write the results here")
 
 
+def check_student_size(preset: str, size: int | None) -> None:
+    teacher = PRESETS.get(preset).teacher.input_size
+    if size is not None and not 8 <= size <= teacher:
+        raise ConfigError(
+            f"--student-size must be between 8 px and the {preset} teacher's {teacher} px, "
+            f"got {size}"
+        )
+
+
 def run(args) -> int:
+    check_student_size(args.preset, args.student_size)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
