@@ -51,15 +51,18 @@ from torch.utils.flop_counter import FlopCounterMode
 from crkd_core.deploy.export import export_onnx
 from crkd_core.deploy.fuse import fold_conv_bn
 from crkd_core.deploy.incremental import (
-    OnnxHeadEngine,
-    OnnxTrunkEngine,
     TorchHeadEngine,
     TorchTrunkEngine,
 )
 from crkd_core.deploy.quantize import quantize_int8, quantize_stream
 from crkd_core.deploy.runtime import OnnxRecognizer, TorchRecognizer
 from crkd_core.deploy.spans import min_frames, step_timing
-from crkd_core.deploy.stream_onnx import export_stream, stream_files
+from crkd_core.deploy.stream_onnx import (
+    OnnxHeadEngine,
+    OnnxTrunkEngine,
+    export_stream,
+    stream_files,
+)
 from crkd_core.deploy.streaming import (
     IncrementalStreamingRecognizer,
     StreamConfig,

@@ -26,10 +26,9 @@ from crkd_core.data.frames import read_image
 from crkd_core.data.transforms import ViewSpec, make_views
 from crkd_core.data.vocab import Vocab
 from crkd_core.demo import build_demo, ort_dist
-from crkd_core.deploy.incremental import OnnxHeadEngine, OnnxTrunkEngine
 from crkd_core.deploy.sources import model_input, video_source
 from crkd_core.deploy.spans import min_frames, step_timing
-from crkd_core.deploy.stream_onnx import stream_files
+from crkd_core.deploy.stream_onnx import OnnxHeadEngine, OnnxTrunkEngine, stream_files
 from crkd_core.deploy.streaming import IncrementalStreamingRecognizer, StreamConfig
 from crkd_core.errors import CRKDError
 from crkd_core.metrics import wer

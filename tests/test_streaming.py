@@ -14,15 +14,18 @@ from crkd_core.data.transforms import ViewSpec, make_views
 from crkd_core.data.vocab import Vocab
 from crkd_core.deploy.export import DIGEST_KEY, read_metadata
 from crkd_core.deploy.incremental import (
-    OnnxHeadEngine,
-    OnnxTrunkEngine,
     TorchHeadEngine,
     TorchTrunkEngine,
     trunk_features,
 )
 from crkd_core.deploy.quantize import quantize_stream
 from crkd_core.deploy.spans import decode_spans, min_frames, step_timing
-from crkd_core.deploy.stream_onnx import export_stream, stream_files
+from crkd_core.deploy.stream_onnx import (
+    OnnxHeadEngine,
+    OnnxTrunkEngine,
+    export_stream,
+    stream_files,
+)
 from crkd_core.deploy.streaming import IncrementalStreamingRecognizer, StreamConfig
 from crkd_core.metrics import wer
 from crkd_core.models import build_student

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from ..demo import build_demo
+from ..deploy.streaming import StreamConfig
 from ..errors import ConfigError
 
 HELP = "Build the live camera demo page of a run and serve it on localhost."
@@ -74,8 +75,6 @@ def serve(folder: Path, port: int) -> None:
 
 
 def run(args) -> int:
-    from ..deploy.streaming import StreamConfig
-
     cfg = StreamConfig(args.window, args.hop, args.margin)
     if args.out is None:
         if args.no_serve:

@@ -23,14 +23,10 @@ with `SLRNet.forward_features` on whole clips).
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..errors import CheckpointError
 from ..models.layers import Neighbours, ResBlockT
 from ..models.network import FrameTrunk
 
@@ -115,42 +111,6 @@ class TorchTrunkEngine:
         return out[0], list(out[1:])
 
 
-class OnnxTrunkEngine:
-    """An exported `TrunkStep` (stream_onnx.py) run by onnxruntime; the same call contract."""
-
-    def __init__(self, path: str | Path, threads: int | None = None):
-        from .runtime import session_options
-        from .stream_onnx import read_stream_meta
-
-        path = Path(path)
-        if not path.is_file():
-            raise CheckpointError(path, "streaming trunk ONNX file is missing")
-        import onnxruntime as ort
-
-        self.meta = read_stream_meta(path)
-        self.session = ort.InferenceSession(
-            str(path), session_options(threads), providers=["CPUExecutionProvider"]
-        )
-        inputs = self.session.get_inputs()
-        self.input_size = int(inputs[0].shape[-1])
-        self.state_names = [i.name for i in inputs[3:]]
-        self.shapes = [tuple(i.shape) for i in inputs[3:]]
-        self.delay = len(self.shapes)
-
-    def zero_states(self) -> list[np.ndarray]:
-        return [np.zeros(s, np.float32) for s in self.shapes]
-
-    def __call__(self, frames: torch.Tensor, t0: int, t_end: int, states: list):
-        feeds = {
-            "frames": np.ascontiguousarray(frames.numpy(), dtype=np.float32),
-            "t0": np.array([t0], np.int64),
-            "t_end": np.array([t_end], np.int64),
-            **dict(zip(self.state_names, states, strict=True)),
-        }
-        out = self.session.run(None, feeds)
-        return torch.from_numpy(out[0]), out[1:]
-
-
 class IncrementalTrunk:
     """Drives a trunk engine over a stream: frames in, final frame features out, in order."""
 
@@ -202,31 +162,3 @@ class TorchHeadEngine:
         """(T, C) frame features -> (T', V) logits."""
         with torch.inference_mode():
             return self.head(features[None], torch.tensor([features.shape[0]]))[0][0]
-
-
-class OnnxHeadEngine:
-    """An exported head (stream_onnx.py) run by onnxruntime; the same call contract."""
-
-    def __init__(self, path: str | Path, threads: int | None = None):
-        import onnxruntime as ort
-
-        from .runtime import session_options
-        from .stream_onnx import read_stream_meta
-
-        path = Path(path)
-        if not path.is_file():
-            raise CheckpointError(path, "streaming head ONNX file is missing")
-        self.meta = read_stream_meta(path)
-        self.session = ort.InferenceSession(
-            str(path), session_options(threads), providers=["CPUExecutionProvider"]
-        )
-        # a head without same padding never reads `lengths`, and the exporter drops it
-        self.inputs = {i.name for i in self.session.get_inputs()}
-
-    def __call__(self, features: torch.Tensor) -> torch.Tensor:
-        feeds = {
-            "features": np.ascontiguousarray(features.numpy()[None], dtype=np.float32),
-            "lengths": np.array([features.shape[0]], np.int64),
-        }
-        feeds = {k: v for k, v in feeds.items() if k in self.inputs}
-        return torch.from_numpy(self.session.run(["logits"], feeds)[0][0])

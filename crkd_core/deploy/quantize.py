@@ -29,6 +29,8 @@ import numpy as np
 from ..errors import ConfigError
 from ..io import atomic_write
 from .export import read_metadata, set_metadata
+from .incremental import OPEN
+from .stream_onnx import OnnxTrunkEngine
 
 MODES = ("dynamic", "static")
 DYNAMIC_OPS = ["MatMul", "Gemm", "LSTM"]
@@ -94,8 +96,6 @@ class StepReader:
 
     def _feeds(self) -> Iterator[dict]:
         import torch
-
-        from .incremental import OPEN, OnnxTrunkEngine
 
         engine = OnnxTrunkEngine(self.path, threads=1)
         for clip in self.clips:

@@ -18,7 +18,9 @@ from ..errors import CheckpointError, ConfigError
 from ..models.network import SLRNet, SLROutput
 from .export import DIGEST_KEY, checkpoint_digest, read_metadata
 from .fuse import optimise_for_inference
-from .incremental import OnnxHeadEngine, OnnxTrunkEngine, TorchHeadEngine, TorchTrunkEngine
+from .incremental import TorchHeadEngine, TorchTrunkEngine
+from .ort_session import session_options
+from .stream_onnx import OnnxHeadEngine, OnnxTrunkEngine, stream_files
 
 
 class Recognizer(Protocol):
@@ -38,24 +40,6 @@ class TorchRecognizer:
         with torch.inference_mode():
             out = self.model(video, lengths)
         return SLROutput(out.logits, out.lengths)
-
-
-def session_options(threads: int | None = None, spin: bool = False):
-    """onnxruntime options: all graph optimisations, `threads` intra-op threads, sequential.
-
-    Threads do not spin while waiting (`spin=False`): on a loaded machine spinning made two
-    threads 2.5x slower than one (see fuse.py).
-    """
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.intra_op_num_threads = threads or torch.get_num_threads()
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3  # errors only
-    return opts
 
 
 class OnnxRecognizer:
@@ -154,8 +138,6 @@ def load_stream_engines(
             PyTorch, with conv+BN folded.
         threads: CPU threads for the engine; None keeps torch's setting.
     """
-    from .stream_onnx import stream_files
-
     if threads:
         torch.set_num_threads(threads)
     model, meta = load_model(Path(run))

@@ -9,6 +9,8 @@ k and T are dynamic. Both use the legacy TorchScript exporter (`dynamo=False`): 
 the dynamo exporter bakes a fixed T into `nn.LSTM` (stack-notes). Each file's metadata holds
 the run meta (network, view, vocabulary, the checkpoint's digest) and a `stream` entry (which
 part it is, the delay L, the state shapes), so a runtime can check the pair against the run.
+`OnnxTrunkEngine` and `OnnxHeadEngine` run the pair with the call contract of the PyTorch
+engines in incremental.py.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -26,6 +29,7 @@ from ..models.network import SLRNet
 from .export import OPSET, read_metadata, set_metadata
 from .fuse import fold_conv_bn
 from .incremental import OPEN, TrunkStep, state_shapes
+from .ort_session import session_options
 from .spans import min_frames
 
 
@@ -125,3 +129,61 @@ def read_stream_meta(path: Path) -> dict:
     if "stream" not in meta:
         raise CheckpointError(path, "not a streaming model (no 'stream' metadata); use crkd export")
     return meta
+
+
+class OnnxTrunkEngine:
+    """An exported `TrunkStep` (stream_onnx.py) run by onnxruntime; the same call contract."""
+
+    def __init__(self, path: str | Path, threads: int | None = None):
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(path, "streaming trunk ONNX file is missing")
+        import onnxruntime as ort
+
+        self.meta = read_stream_meta(path)
+        self.session = ort.InferenceSession(
+            str(path), session_options(threads), providers=["CPUExecutionProvider"]
+        )
+        inputs = self.session.get_inputs()
+        self.input_size = int(inputs[0].shape[-1])
+        self.state_names = [i.name for i in inputs[3:]]
+        self.shapes = [tuple(i.shape) for i in inputs[3:]]
+        self.delay = len(self.shapes)
+
+    def zero_states(self) -> list[np.ndarray]:
+        return [np.zeros(s, np.float32) for s in self.shapes]
+
+    def __call__(self, frames: torch.Tensor, t0: int, t_end: int, states: list):
+        feeds = {
+            "frames": np.ascontiguousarray(frames.numpy(), dtype=np.float32),
+            "t0": np.array([t0], np.int64),
+            "t_end": np.array([t_end], np.int64),
+            **dict(zip(self.state_names, states, strict=True)),
+        }
+        out = self.session.run(None, feeds)
+        return torch.from_numpy(out[0]), out[1:]
+
+
+class OnnxHeadEngine:
+    """An exported head (stream_onnx.py) run by onnxruntime; the same call contract."""
+
+    def __init__(self, path: str | Path, threads: int | None = None):
+        import onnxruntime as ort
+
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(path, "streaming head ONNX file is missing")
+        self.meta = read_stream_meta(path)
+        self.session = ort.InferenceSession(
+            str(path), session_options(threads), providers=["CPUExecutionProvider"]
+        )
+        # a head without same padding never reads `lengths`, and the exporter drops it
+        self.inputs = {i.name for i in self.session.get_inputs()}
+
+    def __call__(self, features: torch.Tensor) -> torch.Tensor:
+        feeds = {
+            "features": np.ascontiguousarray(features.numpy()[None], dtype=np.float32),
+            "lengths": np.array([features.shape[0]], np.int64),
+        }
+        feeds = {k: v for k, v in feeds.items() if k in self.inputs}
+        return torch.from_numpy(self.session.run(["logits"], feeds)[0][0])
