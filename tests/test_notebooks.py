@@ -125,6 +125,8 @@ def smoke_study(tmp_path_factory):
             str(root / "study"),
             "--reports",
             str(root / "reports"),
+            "--jobs",
+            "2",  # 02's students and 03's points as parallel processes
         ]
     )
     return root, rc

@@ -72,9 +72,8 @@ class AttributionExplorer:
     def _targets(self, *_):
         """The target choices of the picked sentence: CTC over the reference, or one gloss."""
         glosses = dict.fromkeys(self.entries[self.pick.value].glosses)  # in order, once each
-        with self.gloss.hold_trait_notifications():
-            self.gloss.options = [("whole reference (CTC)", "")] + [(g, g) for g in glosses]
-            self.gloss.value = ""
+        # new options select the first, the reference; draw() is cached if that fired already
+        self.gloss.options = [("whole reference (CTC)", "")] + [(g, g) for g in glosses]
         self.draw()
 
     def compute(self, vid: str, gloss: str, method: str):

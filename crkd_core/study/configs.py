@@ -184,6 +184,7 @@ class DistillConfig(TeacherConfig):
     NOTEBOOK: ClassVar[str] = "02_distill_student"
     teacher_epochs: int = 0
     student_size: int = 0
+    jobs: int = 1  # runs trained at once, as parallel processes with one thread each
 
     @classmethod
     def defaults(cls, plan: StudyProfile) -> dict[str, Any]:
@@ -193,6 +194,10 @@ class DistillConfig(TeacherConfig):
             "teacher_epochs": plan.teacher_epochs,
             "student_size": plan.student_size,
         }
+
+    def validate(self) -> None:
+        super().validate()
+        _check_positive(jobs=self.jobs)
 
     def teacher_seed(self, seed: int) -> int:
         """The teacher that teaches the students of `seed`: its own, else the first one."""
@@ -213,7 +218,6 @@ class AblationConfig(DistillConfig):
     NOTEBOOK: ClassVar[str] = "03_resolution_ablation"
     sizes: list[int] = field(default_factory=list)  # with settings: replace the profile's grid
     settings: list[str] = field(default_factory=list)
-    jobs: int = 1  # grid points run as parallel processes
     shard: str = "1/1"  # run part i of n of the grid ("2/3"); the table shows all complete runs
     run: bool = True  # False: only collect complete runs
 

@@ -96,7 +96,7 @@ def run_study(opts: StudyOptions) -> StudyResult:
     out = opts.study_dir()
     data = ensure_data(Path(opts.data or out / "data").resolve(), plan.data_profile, plan.data_seed)
     params = {"profile": opts.profile, "data": str(data), "study_dir": str(out)}
-    extra = {"03_resolution_ablation": {"jobs": opts.jobs}}
+    extra = {name: {"jobs": opts.jobs} for name in ("02_distill_student", "03_resolution_ablation")}
     statuses = run_notebooks(selected(opts.only), params, out, extra, opts.timeout)
     prov = provenance(opts, data, out, started, time.perf_counter() - t0)
     index = compile_report(out, opts.reports_dir(), statuses, prov)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..data.signworld import generate_signworld
@@ -16,7 +17,8 @@ from ..experiment import (
     train_teacher,
 )
 from .configs import DistillConfig, TeacherConfig
-from .paths import display_path, resolve_path
+from .grid import available_cpus, check_grid, run_point
+from .paths import GridPoint, display_path, resolve_path
 from .profiles import KD_SETTINGS, StudyError
 
 
@@ -64,7 +66,13 @@ MODEL_LABELS = {"teacher": "Teacher", "crkd": "LRINet + CRKD", "nokd": "LRINet w
 
 
 def train_students(cfg: DistillConfig, on_epoch: EpochHook | None = None) -> dict[str, Path]:
-    """LRINet with CRKD (both KD terms, feature KD at the teacher's scale) and without KD."""
+    """LRINet with CRKD (both KD terms, feature KD at the teacher's scale) and without KD.
+
+    With `cfg.jobs` > 1 the runs train as parallel processes (one thread each; measured ~1.3x
+    the throughput of one 2-thread run here), without live curves.
+    """
+    if cfg.jobs > 1:
+        return train_students_in_parallel(cfg)
     runs = {}
     for seed in cfg.seeds:
         teacher = require_complete(cfg.teacher_run(seed), "teacher")
@@ -88,6 +96,21 @@ def train_students(cfg: DistillConfig, on_epoch: EpochHook | None = None) -> dic
                 distill(run, _hook(on_epoch, name), command=study_call(cfg, run))
             runs[name] = out
     return runs
+
+
+def train_students_in_parallel(cfg: DistillConfig) -> dict[str, Path]:
+    points = {
+        f"{MODEL_LABELS[kind]} seed {seed}": GridPoint(cfg.student_size, s.name, cfg.epochs, seed)
+        for seed in cfg.seeds
+        for kind, s in STUDENT_KINDS.items()
+    }
+    for seed in cfg.seeds:
+        require_complete(cfg.teacher_run(seed), "teacher")
+    threads = max(1, available_cpus() // cfg.jobs)
+    with ThreadPoolExecutor(max_workers=cfg.jobs) as pool:
+        statuses = list(pool.map(lambda p: run_point(cfg, p, threads), points.values()))
+    check_grid(statuses)
+    return {name: cfg.paths.point(p) for name, p in points.items()}
 
 
 def study_call(cfg, run) -> str:

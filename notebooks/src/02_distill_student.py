@@ -15,6 +15,7 @@ epochs: int = 0  # LRINet epochs; 0 means the profile's
 seeds: list[int] = []  # [] means the profile's; taught by teacher seed s, else the first
 teacher_epochs: int = 0  # which teacher run (01) to use; 0 means the profile's
 student_size: int = 0  # LRINet input size in px; 0 means the profile's (32: half the teacher's)
+jobs: int = 1  # runs trained at once as parallel processes (no live curves when > 1)
 confusions: int = 15  # how many confused gloss pairs to show
 
 # %%
@@ -32,6 +33,7 @@ cfg = study.DistillConfig.build(
     seeds=seeds,
     teacher_epochs=teacher_epochs,
     student_size=student_size,
+    jobs=jobs,
     confusions=confusions,
 )
 cfg.save()
