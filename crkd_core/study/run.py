@@ -17,11 +17,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError
-from ..experiment import git_commit
+from ..demo import build_demo
+from ..errors import ConfigError, ToolMissingError
+from ..experiment import RunDir, git_commit
 from ..io import read_json
 from .notebooks import run_notebooks, selected
-from .paths import REPO_ROOT, display_path
+from .paths import REPO_ROOT, StudyPaths, display_path
 from .profiles import STUDY_PROFILES
 from .report import PageStatus, Provenance, compile_report
 from .tables import signworld_floor
@@ -98,9 +99,25 @@ def run_study(opts: StudyOptions) -> StudyResult:
     params = {"profile": opts.profile, "data": str(data), "study_dir": str(out)}
     extra = {name: {"jobs": opts.jobs} for name in ("02_distill_student", "03_resolution_ablation")}
     statuses = run_notebooks(selected(opts.only), params, out, extra, opts.timeout)
+    demo = publish_demo(opts, out, opts.reports_dir())
     prov = provenance(opts, data, out, started, time.perf_counter() - t0)
+    prov.extra["live demo"] = demo
     index = compile_report(out, opts.reports_dir(), statuses, prov)
     return StudyResult(statuses, index, time.perf_counter() - t0)
+
+
+def publish_demo(opts: StudyOptions, out: Path, reports: Path) -> str:
+    """The live demo of the headline's LRINet + CRKD (first seed) beside the report, in
+    `<reports>/demo/`; returns what the index says of it (built, or why not)."""
+    plan = STUDY_PROFILES.get(opts.profile)
+    run = StudyPaths(out).student("crkd", plan.student_size, plan.student_epochs, plan.seeds[0])
+    if not RunDir(run).is_complete():
+        return f"not built: {display_path(run, out)} did not finish"
+    try:
+        build_demo(run, reports / "demo")
+    except ToolMissingError as exc:  # onnxruntime-web comes from npm (make web)
+        return f"not built: {exc}"
+    return f"demo/index.html (serve it with crkd demo --run {display_path(run)})"
 
 
 def provenance(opts: StudyOptions, data: Path, out: Path, started: str, seconds: float):
