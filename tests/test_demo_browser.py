@@ -16,15 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from crkd_core.checkpoint import model_meta, save_model
 from crkd_core.cli import main
 from crkd_core.commands.demo import make_server
-from crkd_core.data.corpus import open_dataset
-from crkd_core.data.frames import read_image
-from crkd_core.data.transforms import ViewSpec, make_views
-from crkd_core.data.vocab import Vocab
+from crkd_core.data.transforms import ViewSpec
 from crkd_core.demo import build_demo, ort_dist
 from crkd_core.deploy.sources import model_input, video_source
 from crkd_core.deploy.spans import min_frames, step_timing
@@ -32,10 +28,8 @@ from crkd_core.deploy.stream_onnx import OnnxHeadEngine, OnnxTrunkEngine, stream
 from crkd_core.deploy.streaming import IncrementalStreamingRecognizer, StreamConfig
 from crkd_core.errors import CRKDError
 from crkd_core.metrics import wer
-from crkd_core.models import build_student
 from crkd_core.models.network import HeadConfig
-from crkd_core.models.presets import PRESETS
-from tests.test_streaming import fit_head
+from tests.test_streaming import fitted_signworld
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
@@ -102,15 +96,8 @@ def demo_case(smoke_data, tmp_path_factory):
     """A cpu-preset LRINet run with a head fitted to SignWorld's test sentences, its demo page,
     and a y4m video of the first test sentences, one after another, frame-index marked."""
     root = tmp_path_factory.mktemp("demo")
-    entries = open_dataset(smoke_data).read_split("test")
-    vocab = Vocab.from_glosses(sorted({g for e in entries for g in e.glosses}))
-    preset = PRESETS.get("cpu")
-    torch.manual_seed(0)
-    model = build_student(preset, len(vocab))
-    spec = ViewSpec(preset.pre_size, preset.teacher.input_size, model.cfg.input_size)
-    raw = [np.stack([read_image(f, spec.pre_size)[0] for f in e.frames]) for e in entries]
-    clips = [make_views(r, spec, train=False).student for r in raw]
-    fit_head(model, clips, [torch.tensor(vocab.encode(list(e.glosses))) for e in entries])
+    fit = fitted_signworld(Path(smoke_data))
+    entries, vocab, spec, raw, model = fit.entries, fit.vocab, fit.spec, fit.raw, fit.model
     run = root / "run"
     save_model(run, model, model_meta(model, "cpu", spec, vocab, role="student"))
     frames = np.concatenate(raw[:SENTENCES])
