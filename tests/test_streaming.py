@@ -3,6 +3,7 @@ PyTorch and in onnxruntime; streamed transcripts match offline decoding on SignW
 are bound to their run."""
 
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from crkd_core.deploy.stream_onnx import (
     stream_files,
 )
 from crkd_core.deploy.streaming import IncrementalStreamingRecognizer, StreamConfig
+from crkd_core.errors import CRKDError
 from crkd_core.metrics import wer
 from crkd_core.models import build_student
 from crkd_core.models.network import HeadConfig, NetConfig, SLRNet, TrunkConfig
@@ -257,3 +259,43 @@ def test_predict_stream_modes_and_a_too_short_video(two_runs, capsys):
         assert f"{mode} streaming" in capsys.readouterr().out
     assert main([*base, "--max-frames", "1"]) == 2
     assert "the model needs at least" in capsys.readouterr().err
+
+
+# --- crkd demo without a browser -------------------------------------------------------------
+
+
+def test_demo_builds_a_page_and_serves_it_cross_origin_isolated(two_runs, tmp_path, capsys):
+    import threading
+    import urllib.request
+
+    from crkd_core.commands.demo import make_server
+    from crkd_core.demo import ORT_FILES, ort_dist, read_settings
+
+    try:
+        ort_dist()
+    except CRKDError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("onnxruntime-web is missing under CI (make test runs make web)")
+        pytest.skip("onnxruntime-web is not installed (make web)")
+    (run0, _), _ = two_runs
+    assert main(["demo", "--run", str(run0), "--out", str(tmp_path / "page"), "--no-serve"]) == 0
+    page = tmp_path / "page"
+    for name in ("index.html", "demo.js", "model.trunk.onnx", "model.head.onnx"):
+        assert (page / name).is_file(), name
+    assert all((page / "ort" / f).is_file() for f in ORT_FILES)
+    settings = read_settings(page)
+    assert settings["delay"] == 4 and settings["blank"] == 0 and len(settings["vocab"]) == 21
+    assert read_metadata(page / "model.trunk.onnx")[DIGEST_KEY] == settings["run"]
+    server = make_server(page, 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/ort/ort-wasm-simd-threaded.wasm"
+        with urllib.request.urlopen(url) as res:
+            assert res.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+            assert res.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+            assert res.headers["Content-Type"] == "application/wasm"
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert main(["demo", "--run", str(tmp_path / "nowhere"), "--no-serve", "--out", "x"]) == 2
+    assert "checkpoint meta file is missing" in capsys.readouterr().err
