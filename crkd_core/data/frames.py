@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from ..errors import DataError
 from ..io import atomic_write, atomic_write_json
 from .corpus import CorpusEntry
+from .video import read_video  # PyAV itself is imported only to decode a video
 
 
 def read_image(path: Path, size: int, source: str = "", row=None) -> tuple[np.ndarray, tuple]:
@@ -48,8 +49,6 @@ def read_image(path: Path, size: int, source: str = "", row=None) -> tuple[np.nd
 def read_entry(entry: CorpusEntry, size: int) -> np.ndarray:
     """All frames of one video; (T, size, size, 3) uint8. Frames must share one size."""
     if entry.video is not None:
-        from .video import read_video  # optional dependency (PyAV)
-
         try:
             return read_video(entry.video, size)
         except DataError as exc:  # name the corpus row that lists the video, as frames do
