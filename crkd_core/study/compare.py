@@ -58,7 +58,21 @@ def answers(questions: list[Question], runs: dict[str, list[Path]], data: str | 
     """Every question whose two systems have complete runs, answered."""
     names = {n for q in questions for n in (q.a, q.b) if runs.get(n)}
     systems = {n: system_errors(n, runs[n], data) for n in sorted(names)}
-    return [answer(q, systems) for q in questions if q.a in systems and q.b in systems]
+    return [
+        answer(q, systems) if q.a in systems and q.b in systems else unanswered(q, systems)
+        for q in questions
+    ]
+
+
+def unanswered(q: Question, systems: dict) -> dict:
+    missing = [n for n in (q.a, q.b) if n not in systems]
+    return {
+        "key": q.key,
+        "question": q.text,
+        "answer": f"Not answered: no complete runs of {' and '.join(missing)} in this study.",
+        "tie": None,
+        **dict.fromkeys(("diff", "ci_low", "ci_high", "p_value", "seeds_a", "seeds_b")),
+    }
 
 
 def distill_answers(cfg: DistillConfig) -> list[dict]:

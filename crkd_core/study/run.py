@@ -117,7 +117,7 @@ def publish_demo(opts: StudyOptions, out: Path, reports: Path) -> str:
         build_demo(run, reports / "demo")
     except ToolMissingError as exc:  # onnxruntime-web comes from npm (make web)
         return f"not built: {exc}"
-    return f"demo/index.html (serve it with crkd demo --run {display_path(run)})"
+    return f"demo/index.html: the live camera page of {run.name} (LRINet + CRKD)"
 
 
 def provenance(opts: StudyOptions, data: Path, out: Path, started: str, seconds: float):
