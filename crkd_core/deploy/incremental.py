@@ -117,8 +117,7 @@ class IncrementalTrunk:
     def __init__(self, engine):
         self.engine = engine
         self.states = engine.zero_states()
-        self.pushed = 0  # frames given to the trunk
-        self.finished = 0  # frames whose features are final (= pushed - delay, at least 0)
+        self.pushed = 0  # frames given to the trunk (their features are final up to - delay)
 
     def push(self, frames: torch.Tensor) -> torch.Tensor:
         """(k, 3, S, S) new frames -> (m, C) features of the frames that became final."""
@@ -140,7 +139,6 @@ class IncrementalTrunk:
         """Drop the rows of frames before the stream's start (and past its end)."""
         first = newest - feats.shape[0] - self.engine.delay  # index of feats[0]
         lo, hi = max(0, -first), max(0, min(feats.shape[0], self.pushed - first))
-        self.finished = first + hi if hi > lo else self.finished
         return feats[lo:hi]
 
 
