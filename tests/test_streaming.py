@@ -280,7 +280,7 @@ def test_demo_builds_a_page_and_serves_it_cross_origin_isolated(two_runs, tmp_pa
     (run0, _), _ = two_runs
     assert main(["demo", "--run", str(run0), "--out", str(tmp_path / "page"), "--no-serve"]) == 0
     page = tmp_path / "page"
-    for name in ("index.html", "demo.js", "model.trunk.onnx", "model.head.onnx"):
+    for name in ("index.html", "demo.js", "stream.js", "model.trunk.onnx", "model.head.onnx"):
         assert (page / name).is_file(), name
     assert all((page / "ort" / f).is_file() for f in ORT_FILES)
     settings = read_settings(page)

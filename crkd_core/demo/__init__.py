@@ -2,7 +2,7 @@
 
 `build_demo(run_dir, out_dir)` writes a self-contained folder:
 
-    index.html, demo.js, demo.css        the page (package data of crkd_core.demo)
+    index.html, demo.js, stream.js, demo.css   the page (package data of crkd_core.demo)
     model.trunk.onnx, model.head.onnx     the streaming pair (deploy/stream_onnx.py)
     demo.json                             vocabulary, sizes, normalisation, stream settings
     ort/                                  onnxruntime-web (WASM build) from web/node_modules
@@ -31,7 +31,7 @@ from ..deploy.streaming import StreamConfig
 from ..errors import ConfigError, ToolMissingError
 from ..io import atomic_write_json
 
-PAGE_FILES = ("index.html", "demo.js", "demo.css")
+PAGE_FILES = ("index.html", "demo.js", "stream.js", "demo.css")
 ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
 DEFAULT_FPS = 25.0
 
