@@ -232,11 +232,21 @@ def test_page_reports_bad_input(camera, served, where, frames, message):
     assert message in result["status"]
 
 
-def test_page_without_camera_says_so(playwright_api, served, tmp_path):
+@pytest.mark.parametrize(
+    "fake_device,message",
+    [(False, "camera"), (True, "permission was denied")],
+    ids=["no-camera", "permission-denied"],
+)
+def test_page_without_camera_says_so(
+    playwright_api, demo_case, served, tmp_path, fake_device, message
+):
+    """No fake UI: nothing grants the camera. Without a device the page finds no camera;
+    with one, headless Chromium denies the permission prompt."""
     _, url = served
-    context = launch(playwright_api, tmp_path / "profile", None, fake_ui=False)
+    video = demo_case["video"] if fake_device else None
+    context = launch(playwright_api, tmp_path / "profile", video, fake_ui=False)
     try:
         result = page_result(context, f"{url}ok/?frames=10", timeout_s=30)
     finally:
         context.close()
-    assert "camera" in result.get("error", "").lower(), result
+    assert message in result.get("error", "").lower(), result
