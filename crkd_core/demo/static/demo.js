@@ -9,6 +9,7 @@ import * as ort from "./ort/ort.wasm.min.mjs";
 import { DemoError, Stream, Trunk } from "./stream.js";
 const params = new URLSearchParams(location.search);
 const TEST_FRAMES = params.has("frames") ? parseInt(params.get("frames"), 10) : null;
+const MAX_QUEUE = 32; // live mode: frames waiting for the models before the oldest is dropped
 const $ = (id) => document.getElementById(id);
 
 function status(text, isError = false) {
@@ -163,6 +164,7 @@ class App {
     this.busy = false;
     this.ended = false;
     this.nextIndex = 0; // test mode: the next frame index expected
+    this.dropped = 0; // live mode: frames dropped because the models fell behind
     this.missed = 0; // test mode: frames missed and waited for on a later loop of the video
     this.lastIndex = -1;
     this.cameraFrames = 0;
@@ -203,6 +205,10 @@ class App {
       }
       this.nextIndex = idx + 1;
     }
+    if (TEST_FRAMES === null && this.queue.length >= MAX_QUEUE) {
+      this.queue.shift(); // live: falling behind the camera; drop the oldest, and say so
+      this.dropped += 1;
+    }
     this.queue.push(image); // grabbed now, processed in order as fast as the models allow
     this.pump();
   }
@@ -213,7 +219,8 @@ class App {
     try {
       while (this.queue.length) {
         this.show(await this.stream.push(this.pre.tensor(this.queue.shift())));
-        status(`Streaming: ${this.stream.seen} frames`);
+        const behind = this.dropped ? `; ${this.dropped} dropped: this device cannot keep up with the camera` : "";
+        status(`Streaming: ${this.stream.seen} frames${behind}`);
       }
       if (TEST_FRAMES !== null && this.stream.seen >= TEST_FRAMES) await this.end();
     } catch (err) {
@@ -238,6 +245,7 @@ class App {
       spans: this.emitted.map((e) => ({ gloss: this.cfg.vocab[e.span.label], start: e.span.start, end: e.span.end, rule: e.rule, latency: e.latency })),
       frames: n,
       missed: this.missed,
+      dropped: this.dropped,
       compute_s: compute,
       inference_fps: n / compute,
       latency_frames_median: median(this.stream.latencies),
