@@ -76,6 +76,11 @@ def tail_log(path: Path) -> list[dict]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
+def run_logs(runs: dict[str, Path]) -> dict[str, list[dict]]:
+    """Run name -> its epoch rows so far (runs that train in worker processes)."""
+    return {name: tail_log(Path(run) / "log.jsonl") for name, run in runs.items()}
+
+
 def grid_logs(cfg: AblationConfig) -> dict[str, list[dict]]:
     """Point name -> its epoch rows so far, for `plots.following` while `run_grid` runs."""
-    return {p.name: tail_log(cfg.paths.point(p) / "log.jsonl") for p in grid_points(cfg)}
+    return run_logs({p.name: cfg.paths.point(p) for p in grid_points(cfg)})
