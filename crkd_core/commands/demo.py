@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import functools
 import http.server
+import shutil
 import tempfile
 from pathlib import Path
 
-from ..demo import build_demo
+from ..demo import ORT_FILES, build_demo, ort_dist
 from ..deploy.streaming import StreamConfig
 from ..errors import ConfigError
 
@@ -21,7 +22,14 @@ HELP = "Build the live camera demo page of a run and serve it on localhost."
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--run", required=True, type=Path, help="a run folder with checkpoint.*")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--run", type=Path, help="a run folder with checkpoint.*")
+    src.add_argument(
+        "--page",
+        type=Path,
+        help="serve a page built before (e.g. a study's reports/demo), adding "
+        "onnxruntime-web from web/node_modules when the folder lacks it",
+    )
     p.add_argument("--port", type=int, default=8000, help="localhost port (default 8000)")
     p.add_argument("--out", type=Path, default=None, help="build here (default: a temp folder)")
     p.add_argument("--no-serve", action="store_true", help="build the page and exit")
@@ -63,6 +71,19 @@ def make_server(folder: Path, port: int) -> http.server.ThreadingHTTPServer:
         raise ConfigError(f"cannot serve on localhost port {port}: {exc.strerror}") from exc
 
 
+def add_runtime(page: Path) -> Path:
+    """A built page, with onnxruntime-web copied in when it lacks it (git keeps no wasm)."""
+    if not (page / "demo.json").is_file():
+        raise ConfigError(f"{page}: not a demo page (no demo.json); build one with --run")
+    dist = None
+    for name in ORT_FILES:
+        if not (page / "ort" / name).is_file():
+            dist = dist or ort_dist()
+            (page / "ort").mkdir(exist_ok=True)
+            shutil.copyfile(dist / name, page / "ort" / name)
+    return page
+
+
 def serve(folder: Path, port: int) -> None:
     server = make_server(folder, port)
     print(f"serving {folder} at http://localhost:{server.server_address[1]}/ (Ctrl-C stops)")
@@ -75,6 +96,9 @@ def serve(folder: Path, port: int) -> None:
 
 
 def run(args) -> int:
+    if args.page is not None:
+        serve(add_runtime(args.page), args.port)
+        return 0
     cfg = StreamConfig(args.window, args.hop, args.margin)
     if args.out is None:
         if args.no_serve:
