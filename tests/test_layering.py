@@ -98,8 +98,7 @@ def layer(module: str) -> int:
 
 
 GRAPH = {
-    m: {t for name, _ in imports(p) if (t := internal(name)) and t != m}
-    for m, p in MODULES.items()
+    m: {t for name, _ in imports(p) if (t := internal(name)) and t != m} for m, p in MODULES.items()
 }
 
 
