@@ -31,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..study.run import StudyOptions, check_options, run_study
+    from ..study.run import StudyOptions, run_study
 
     opts = StudyOptions(
         args.profile,
@@ -44,8 +44,7 @@ def run(args: argparse.Namespace) -> int:
         args.only,
         args.timeout,
     )
-    check_options(opts)
-    result = run_study(opts)
+    result = run_study(opts)  # checks the options before any work
     for s in result.statuses:
         print(f"{s.notebook:26} {s.status.upper():8} {s.seconds:7.0f} s  {s.error[:120]}")
     ok = sum(s.status == "ok" for s in result.statuses)

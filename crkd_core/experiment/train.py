@@ -186,6 +186,7 @@ def load_splits(cfg: RunConfig, job: Job, env: DistEnv) -> dict[str, SLRDataset]
 
 def run_config(cfg: RunConfig, job: Job, env: DistEnv) -> dict:
     """What `config.json` records (and what a resumed run must match)."""
+    train = cfg.train_config()
     return {
         "role": job.role,
         "preset": cfg.preset,
@@ -193,11 +194,11 @@ def run_config(cfg: RunConfig, job: Job, env: DistEnv) -> dict:
         "dataset": job.layout.name,
         "view": job.spec.to_dict(),
         "net": job.task.model.cfg.to_dict(),
-        "train": asdict(cfg.train_config()),
+        "train": asdict(train),
         "seed": cfg.seed,
         "loss": job.task.describe(),
         "world_size": env.world_size,
-        "epochs": cfg.train_config().epochs,
+        "epochs": train.epochs,
         **job.extra_config,
     }
 
