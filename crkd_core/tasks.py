@@ -8,6 +8,8 @@ classification features are distilled separately; the teacher is locked).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn as nn
 
@@ -15,6 +17,7 @@ from .data.dataset import Batch
 from .errors import ConfigError
 from .losses import CTCLoss, FeatureKD, LogitKD, LossTerm, VisualCTCLoss, WeightedLoss
 from .models.network import SLRNet, SLROutput
+from .teacher_cache import TeacherCache
 
 KD_MODES = ("none", "feature", "logit", "both")
 
@@ -73,6 +76,7 @@ class Distiller(CTCTask):
         alpha: float = 10.0,
         beta: float = 25.0,
         temperature: float = 8.0,
+        teacher_cache: Path | None = None,
     ):
         super().__init__(student, view="student")
         if kd not in KD_MODES:
@@ -83,6 +87,12 @@ class Distiller(CTCTask):
         # A plain attribute, not a submodule: the teacher is not part of the student's
         # state_dict, parameters or train() mode.
         self.__dict__["teacher"] = freeze(teacher) if teacher is not None else None
+        # the teacher's outputs, read back where another student of the seed computed them
+        self.teacher_cache = (
+            TeacherCache(teacher_cache, self.teacher)
+            if teacher_cache is not None and kd != "none"
+            else None
+        )
         alpha = alpha if kd in ("feature", "both") else 0.0
         beta = beta if kd in ("logit", "both") else 0.0
         self.loss = WeightedLoss(
@@ -105,7 +115,8 @@ class Distiller(CTCTask):
         inputs = {"ctc": args, "ctc_visual": args}
         if self.kd != "none":
             with torch.no_grad():
-                teacher = self.teacher(batch.video, batch.video_lengths)
+                teach = self.teacher_cache or self.teacher
+                teacher = teach(batch.video, batch.video_lengths)
             inputs["kd_feat"] = (student, teacher)
             inputs["kd_logit"] = (student, teacher)
         return self.loss(inputs)

@@ -77,6 +77,42 @@ def test_config_takes_profile_values_for_unset_parameters(tmp_path):
         study.TeacherConfig.build(profile="huge", data="d", study_dir="s")
 
 
+@pytest.mark.parametrize(
+    "weights, message",
+    [
+        ([[10]], "each entry is"),
+        ([[10, -1]], "each entry is"),
+        ([["10", 5]], "kd_weights"),
+        ([[0, 0]], "no KD"),
+        ([[10, 5], [10.0, 5.0]], "twice"),
+    ],
+)
+def test_kd_weight_sweep_refuses_bad_pairs(weights, message):
+    with pytest.raises(ConfigError, match=message):
+        study.AblationConfig.build(profile="smoke", data="d", study_dir="s", kd_weights=weights)
+
+
+def test_kd_weight_sweep_points_are_named_by_their_weights(tmp_path):
+    (tmp_path / "d").mkdir()
+    cfg = study.AblationConfig.build(
+        profile="default",
+        data=str(tmp_path / "d"),
+        study_dir=str(tmp_path),
+        kd_weights=[[10, 5], [30, 1]],
+        sweep_seeds=[1],
+    )
+    cfg.teacher_run(1).mkdir(parents=True)
+    (cfg.teacher_run(1) / "checkpoint.json").write_text("{}")
+    points = study.sweep_points(cfg)
+    assert [p.name for p in points] == ["s32-both-a10-b5-e6-seed1", "s32-both-a30-b1-e6-seed1"]
+    assert all(cfg.paths.point(p).parent.name == "ablation" for p in points)  # never 02's run
+    run = study.point_config(cfg, points[0], threads=1)
+    assert (run.alpha, run.beta, run.kd, run.feature_kd) == (10.0, 5.0, "both", "scale")
+    assert run.teacher_cache == cfg.paths.teacher_cache
+    with pytest.raises(ConfigError, match="sweep_seeds"):
+        study.AblationConfig.build(profile="default", data="d", study_dir="s", sweep_seeds=[7])
+
+
 def test_shards_partition_the_grid_and_partial_points_resume(tmp_path):
     base = dict(profile="default", data=str(tmp_path / "d"), study_dir=str(tmp_path))
     names = []
@@ -201,10 +237,21 @@ def test_training_runs_are_complete_and_reused(smoke_study):
     root, _ = smoke_study
     runs = sorted((root / "study" / "runs").glob("*-seed0"))
     points = sorted((root / "study" / "runs" / "ablation").glob("s*-seed0"))
-    # teacher, crkd, nokd; the 2-point grid reuses nokd and adds one recover point
-    assert len(runs) == 3 and len(points) == 1
+    # teacher, crkd, nokd; the 2-point grid reuses nokd and adds one recover point; the
+    # KD-weight sweep adds one point
+    assert len(runs) == 3 and len(points) == 2
     for run in runs + points:
         assert read_json(run / "metrics.json")["complete"] is True
+    # 02's CRKD run computed the teacher's outputs; 03's KD runs of the seed read them all back
+    crkd = read_json(root / "study" / "runs" / "crkd-s16-e1-seed0" / "metrics.json")
+    assert crkd["teacher_cache_misses"] > 0
+    for point in points:
+        m = read_json(point / "metrics.json")
+        assert m["teacher_cache_misses"] == 0, point.name
+        assert m["teacher_cache_hits"] == crkd["teacher_cache_misses"], point.name
+    assert not (root / "study" / "teacher-cache").exists()  # removed once the study is done
+    sweep = read_json(root / "study" / "03_resolution_ablation" / "sweep.json")
+    assert [(r["alpha"], r["beta"]) for r in sweep] == [(10.0, 5.0)]
     headline = read_json(root / "study" / "02_distill_student" / "headline.json")
     assert {r["model"] for r in headline} == {"Teacher", "LRINet + CRKD", "LRINet without KD"}
     assert all(r["fps"] > 0 and r["gmacs_per_frame"] > 0 for r in headline)

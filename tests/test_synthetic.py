@@ -17,7 +17,7 @@ from crkd_core.data.signworld.phonology import HANDSHAPES
 from crkd_core.data.signworld.render import hand_box, make_scene, render_frame
 from crkd_core.data.signworld.signer import sample_signer
 from crkd_core.data.synthetic import SignWorld, blind_floor, handshape_blind_floor, read_metadata
-from crkd_core.errors import DataError
+from crkd_core.errors import ConfigError, DataError
 
 TINY = DataSize("tiny", train=5, dev=2, test=2, signers=2, unseen_signers=1)
 MICRO = DataSize("micro", train=2, dev=1, test=1, signers=1, unseen_signers=1, size=48)
@@ -96,6 +96,17 @@ def test_same_seed_same_bytes_and_pixels(tmp_path: Path):
         not np.array_equal(x, y) for x, y in zip(pa, pc, strict=False)
     )
     assert differs
+
+
+def test_parallel_drawing_writes_the_same_dataset(tmp_path: Path):
+    one = generate_signworld(tmp_path / "one", MICRO, seed=7).root
+    two = generate_signworld(tmp_path / "two", MICRO, seed=7, jobs=2).root
+    files = sorted(p.relative_to(one) for p in one.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(two) for p in two.rglob("*") if p.is_file())
+    for f in files:  # PNGs, corpus files, timings and signworld.json: byte for byte
+        assert (one / f).read_bytes() == (two / f).read_bytes(), f
+    with pytest.raises(ConfigError, match="jobs"):
+        generate_signworld(tmp_path / "three", MICRO, jobs=0)
 
 
 def test_failure_leaves_no_dataset(tmp_path: Path, monkeypatch):

@@ -97,6 +97,12 @@ def add_kd_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alpha", type=non_negative_float, default=None, help="feature-KD weight")
     p.add_argument("--beta", type=non_negative_float, default=None, help="logit-KD weight")
     p.add_argument("--temperature", type=positive_float, default=None)
+    p.add_argument(
+        "--teacher-cache",
+        type=Path,
+        default=None,
+        help="folder of the frozen teacher's outputs, shared by students of one seed",
+    )
 
 
 def config_from_args(cls: type[T], args: argparse.Namespace) -> T:

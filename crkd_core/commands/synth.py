@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ._args import positive_int
+
 PROFILE_NAMES = ("smoke", "default", "full")
 
 
@@ -29,6 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--size", type=int, default=None, help="frame size in px (default: the profile's, 96)"
     )
     parser.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    parser.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        help="processes drawing videos at once; the dataset is the same for any number",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         size=args.size,
         progress=lambda line: print(line, file=sys.stderr),
+        jobs=args.jobs,
     )
     print(result.summary())
     return 0

@@ -28,7 +28,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "kd": KD_MODES,
     "feature_kd": ("scale", "recover"),
 }
-PATHS = ("data", "out", "cache_dir", "pretrained", "teacher", "run")
+PATHS = ("data", "out", "cache_dir", "pretrained", "teacher", "run", "teacher_cache")
 
 
 def flag(name: str) -> str:
@@ -192,6 +192,8 @@ class StudentRunConfig(RunConfig):
     alpha: float | None = None  # feature-KD weight; None: the preset's
     beta: float | None = None  # logit-KD weight
     temperature: float | None = None
+    # a folder of the frozen teacher's outputs, shared by the students of a seed (None: none)
+    teacher_cache: Path | None = None
 
     def validate(self) -> None:
         super().validate()

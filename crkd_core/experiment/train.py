@@ -113,7 +113,7 @@ def student_job(cfg: StudentRunConfig) -> Job:
     seed_everything(cfg.seed)
     student = build_student(cfg.preset_spec, len(vocab), size, cfg.feature_kd)
     alpha, beta, temp = cfg.kd_weights()
-    task = Distiller(student, teacher, cfg.kd, cfg.feature_kd, alpha, beta, temp)
+    task = Distiller(student, teacher, cfg.kd, cfg.feature_kd, alpha, beta, temp, cfg.teacher_cache)
     info = DistillInfo(cfg.feature_kd, alpha, beta, temp, str(cfg.teacher), tview.teacher_size)
     extra = {"kd": cfg.kd, **asdict(info), "student_variant": info.student_variant}
     return Job("student", task, vocab, spec, layout, cfg.kd, info, extra)
@@ -221,6 +221,8 @@ def make_record(
 ) -> RunRecord:
     frames = sum(train.lengths()) * state.epoch
     fps = frames / state.train_seconds if state.train_seconds > 0 else 0.0
+    cache = getattr(job.task, "teacher_cache", None)
+    cached = cache.stats() if cache is not None else {"hits": 0, "misses": 0}
     return RunRecord(
         role=job.role,
         preset=cfg.preset,
@@ -243,6 +245,8 @@ def make_record(
         skipped_batches=state.skipped_batches,
         epochs_run=state.epoch,
         wall_seconds_this_process=round(time.perf_counter() - t0, 2),
+        teacher_cache_hits=cached["hits"],
+        teacher_cache_misses=cached["misses"],
         distill=job.distill,
     )
 

@@ -205,7 +205,9 @@ register_preset(
         lr=1e-3,
         epochs=20,
         alpha=10.0,
-        beta=25.0,
+        # chosen by dev WER in a KD-weight sweep (seed 0, 32 px, 6 epochs, SignWorld default):
+        # beta 1 and 5 reached 67.3 % best dev WER, beta 25 (the paper's) 70.5 %; see README
+        beta=5.0,
         temperature=8.0,
     )
 )

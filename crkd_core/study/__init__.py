@@ -53,6 +53,8 @@ from .grid import (
     run_grid,
     run_point,
     status_table,
+    sweep_points,
+    sweep_rows,
 )
 from .paths import REPO_ROOT, GridPoint, StudyPaths, display_path, resolve_path
 from .profiles import (
@@ -147,6 +149,8 @@ __all__ = [
     "session",
     "signworld_floor",
     "status_table",
+    "sweep_points",
+    "sweep_rows",
     "STUDENT_KINDS",
     "STUDY_PROFILES",
     "StudyError",

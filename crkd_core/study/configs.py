@@ -220,10 +220,14 @@ class AblationConfig(DistillConfig):
     settings: list[str] = field(default_factory=list)
     shard: str = "1/1"  # run part i of n of the grid ("2/3"); the table shows all complete runs
     run: bool = True  # False: only collect complete runs
+    # the KD-weight sweep: [alpha, beta] pairs, both terms at the headline size
+    kd_weights: list[list[float]] = field(default_factory=list)
+    sweep_seeds: list[int] = field(default_factory=list)  # [] = the first seed
 
     @classmethod
     def defaults(cls, plan: StudyProfile) -> dict[str, Any]:
-        return {**super().defaults(plan), "epochs": plan.ablation_epochs}
+        weights = [list(w) for w in plan.kd_weights]
+        return {**super().defaults(plan), "epochs": plan.ablation_epochs, "kd_weights": weights}
 
     def validate(self) -> None:
         super().validate()
@@ -234,11 +238,27 @@ class AblationConfig(DistillConfig):
         if bool(self.sizes) != bool(self.settings):
             raise ConfigError("give both sizes and settings, or neither (the profile's grid)")
         parse_shard(self.shard)
+        check_kd_weights(self.kd_weights)
+        if set(self.sweep_seeds) - set(self.seeds):
+            raise ConfigError(f"sweep_seeds {self.sweep_seeds} must be among seeds {self.seeds}")
 
     def blocks(self) -> tuple[GridBlock, ...]:
         if not self.sizes:
             return self.plan.grid
         return (GridBlock(tuple(self.sizes), tuple(self.settings)),)
+
+
+def check_kd_weights(weights) -> None:
+    """Each entry an [alpha, beta] pair of numbers >= 0, not both 0 (that is no KD)."""
+    for w in weights:
+        ok = isinstance(w, list | tuple) and len(w) == 2
+        ok = ok and all(isinstance(x, int | float) and not isinstance(x, bool) for x in w)
+        if not ok or min(w) < 0:
+            raise ConfigError(f"kd_weights: each entry is [alpha, beta], both >= 0; got {w!r}")
+        if w[0] == 0 and w[1] == 0:
+            raise ConfigError("kd_weights: [0, 0] is no KD (the grid's 'none'), not a weighting")
+    if len({tuple(map(float, w)) for w in weights}) != len(weights):
+        raise ConfigError(f"kd_weights holds a pair twice: {weights}")
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,15 @@ def grid_points(cfg: AblationConfig) -> list[GridPoint]:
     return list(dict.fromkeys(points))
 
 
+def sweep_points(cfg: AblationConfig) -> list[GridPoint]:
+    """The KD-weight sweep: both terms at the headline size, one run per (alpha, beta, seed)."""
+    return [
+        GridPoint(cfg.student_size, "both", cfg.epochs, seed, float(a), float(b))
+        for a, b in cfg.kd_weights
+        for seed in cfg.sweep_seeds or cfg.seeds[:1]
+    ]
+
+
 @dataclass
 class PointStatus:
     point: GridPoint
@@ -56,8 +65,11 @@ def point_config(cfg: AblationConfig, p: GridPoint, threads: int) -> StudentRunC
         feature_kd=s.feature_kd,
         epochs=p.epochs,
         seed=p.seed,
+        alpha=p.alpha,
+        beta=p.beta,
         threads=threads,
         resume=RunDir(out).config_path.is_file(),
+        teacher_cache=cfg.paths.teacher_cache,
     )
 
 
@@ -93,7 +105,7 @@ def write_point_config(run: StudentRunConfig, path: Path) -> Path:
 def run_grid(cfg: AblationConfig) -> list[PointStatus]:
     """Run this shard's points, `cfg.jobs` processes at a time; complete runs are not redone."""
     i, n = parse_shard(cfg.shard)
-    points = grid_points(cfg)
+    points = grid_points(cfg) + sweep_points(cfg)
     mine = [p for k, p in enumerate(points) if k % n == i - 1] if cfg.run else []
     threads = max(1, available_cpus() // cfg.jobs)
     with ThreadPoolExecutor(max_workers=cfg.jobs) as pool:
@@ -156,3 +168,39 @@ def grid_rows(cfg: AblationConfig) -> list[dict]:
                 }
             )
     return rows
+
+
+def sweep_rows(cfg: AblationConfig) -> list[dict]:
+    """The KD-weight sweep's complete runs, with the grid's KD runs at the headline size and
+    scale (feature only, logit only, both: the preset's weights) as further (alpha, beta) rows.
+    alpha and beta are the weights in effect: a term that the setting leaves out counts 0."""
+    grid = [
+        p
+        for p in grid_points(cfg)
+        if p.size == cfg.student_size and p.setting in ("feature-scale", "logit", "both")
+    ]
+    seeds = set(cfg.sweep_seeds or cfg.seeds[:1])
+    rows = []
+    for p in [*sweep_points(cfg), *grid]:
+        run = cfg.paths.point(p)
+        if p.seed not in seeds or not RunDir(run).is_complete():
+            continue
+        m = RunRecord.read(run)
+        kd = KD_SETTINGS[p.setting].kd
+        alpha = m.distill.alpha if kd in ("feature", "both") else 0.0
+        beta = m.distill.beta if kd in ("logit", "both") else 0.0
+        rows.append(
+            {
+                "alpha": alpha,
+                "beta": beta,
+                "seed": p.seed,
+                "wer": m.score.wer,
+                "best_dev_wer": m.best_dev_wer,
+                "params": m.params,
+                "gmacs_per_frame": m.gmacs_per_frame,
+                "fps": None,
+                "train_fps": m.train_fps,
+                "point": p.name,
+            }
+        )
+    return list({(r["alpha"], r["beta"], r["seed"]): r for r in rows}.values())

@@ -38,10 +38,18 @@ class GridPoint:
     setting: str
     epochs: int
     seed: int
+    # KD weights of the weight sweep; None: the preset's
+    alpha: float | None = None
+    beta: float | None = None
+
+    @property
+    def weighted(self) -> bool:
+        return self.alpha is not None or self.beta is not None
 
     @property
     def name(self) -> str:
-        return f"s{self.size}-{self.setting}-e{self.epochs}-seed{self.seed}"
+        w = f"-a{self.alpha:g}-b{self.beta:g}" if self.weighted else ""
+        return f"s{self.size}-{self.setting}{w}-e{self.epochs}-seed{self.seed}"
 
 
 @dataclass(frozen=True)
@@ -61,9 +69,14 @@ class StudyPaths:
     def point(self, p: GridPoint) -> Path:
         """A point with 02's settings (both, none) is 02's run: the same run is never done twice."""
         kind = {"both": "crkd", "none": "nokd"}.get(p.setting)
-        if kind:
+        if kind and not p.weighted:
             return self.student(kind, p.size, p.epochs, p.seed)
         return self.root / "runs" / "ablation" / p.name
+
+    @property
+    def teacher_cache(self) -> Path:
+        """The frozen teachers' outputs, shared by the students of a seed (`TeacherCache`)."""
+        return self.root / "teacher-cache"
 
     def point_log(self, p: GridPoint) -> Path:
         return self.root / "runs" / "ablation" / "logs" / f"{p.name}.log"

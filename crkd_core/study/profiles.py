@@ -94,6 +94,8 @@ class StudyProfile:
     teacher_seeds: tuple[int, ...] = (0,)
     teacher_patience: int | None = None
     student_size: int = 32  # the paper's ratio: half the cpu teacher's 64 px
+    # notebook 03's KD-weight sweep: (alpha, beta) pairs at the headline size, first seed
+    kd_weights: tuple[tuple[float, float], ...] = ()
 
 
 STUDY_PROFILES: Registry[StudyProfile] = Registry("study profile")
@@ -114,6 +116,7 @@ STUDY_PROFILES.register("smoke")(
         profile_seconds=0.1,
         efficiency_sizes=(("cpu", (16, 32)), ("paper", (112,))),
         student_size=16,  # the grid's size: 02's runs are reused there
+        kd_weights=((10.0, 5.0),),  # one sweep point, so that the sweep's path is run
     )
 )
 STUDY_PROFILES.register("default")(
@@ -151,6 +154,7 @@ STUDY_PROFILES.register("full")(
         grid=(GridBlock((16, 24, 32, 48), tuple(KD_SETTINGS)),),
         teacher_seeds=(0, 1, 2),
         teacher_patience=4,
+        kd_weights=((10.0, 1.0), (10.0, 25.0), (30.0, 1.0), (30.0, 5.0), (3.0, 5.0)),
         ablation_epochs=12,
         attribution_sentences=4,
         ig_steps=50,

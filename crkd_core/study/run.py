@@ -13,6 +13,7 @@ overwritten by a smaller one without `replace_larger=True`.
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,11 +100,25 @@ def run_study(opts: StudyOptions) -> StudyResult:
     params = {"profile": opts.profile, "data": str(data), "study_dir": str(out)}
     extra = {name: {"jobs": opts.jobs} for name in ("02_distill_student", "03_resolution_ablation")}
     statuses = run_notebooks(selected(opts.only), params, out, extra, opts.timeout)
+    done = not any(s.status in ("failed", "skipped") for s in statuses)
+    cache = drop_teacher_cache(StudyPaths(out).teacher_cache) if done else "kept (to resume)"
     demo = publish_demo(opts, out, opts.reports_dir())
     prov = provenance(opts, data, out, started, time.perf_counter() - t0)
     prov.extra["live demo"] = demo
+    prov.extra["teacher cache"] = cache
     index = compile_report(out, opts.reports_dir(), statuses, prov)
     return StudyResult(statuses, index, time.perf_counter() - t0)
+
+
+def drop_teacher_cache(folder: Path) -> str:
+    """Remove the frozen teachers' shared outputs once every notebook is done (on the default
+    study they are GBs); returns what the report says of them."""
+    if not folder.is_dir():
+        return "none was made"
+    files = [f for f in folder.rglob("*.pt") if f.is_file()]
+    size = sum(f.stat().st_size for f in files)
+    shutil.rmtree(folder)
+    return f"{len(files)} batches of teacher outputs ({size / 2**20:.0f} MiB), removed at the end"
 
 
 def publish_demo(opts: StudyOptions, out: Path, reports: Path) -> str:

@@ -28,7 +28,7 @@ def ensure_data(root: str | Path, data_profile: str, seed: int = 0) -> Path:
     if root.is_dir() and any(root.iterdir()):
         return root
     print(f"drawing SignWorld ({data_profile}) into {display_path(root)}", flush=True)
-    generate_signworld(root, data_profile, seed)
+    generate_signworld(root, data_profile, seed, jobs=available_cpus())
     return root
 
 
@@ -92,6 +92,7 @@ def train_students(cfg: DistillConfig, on_epoch: EpochHook | None = None) -> dic
                     epochs=cfg.epochs,
                     seed=seed,
                     preset=cfg.plan.preset,
+                    teacher_cache=cfg.paths.teacher_cache,
                 )
                 distill(run, _hook(on_epoch, name), command=study_call(cfg, run))
             runs[name] = out

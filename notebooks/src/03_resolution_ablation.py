@@ -19,6 +19,8 @@ settings: list[str] = []  # none|feature-scale|feature-recover|logit|both
 jobs: int = 1  # grid points run as parallel processes
 shard: str = "1/1"  # run part i of n of the grid; the table shows every complete point
 run: bool = True  # False: only collect the complete points
+kd_weights: list[list[float]] = []  # [[alpha, beta], ...] to sweep; [] means the profile's
+sweep_seeds: list[int] = []  # seeds of the sweep; [] means the first seed
 
 # %%
 from crkd_core import plots, study
@@ -37,6 +39,8 @@ cfg = study.AblationConfig.build(
     jobs=jobs,
     shard=shard,
     run=run,
+    kd_weights=kd_weights,
+    sweep_seeds=sweep_seeds,
 )
 cfg.save()
 cfg.table()
@@ -61,6 +65,20 @@ grid
 
 # %%
 plots.pareto(grid, "WER against compute and against measured speed")
+
+# %% [markdown]
+# ## KD weights
+# LRINet with both KD terms at the headline size for each (alpha, beta) of the sweep
+# (`kd_weights`; the first seed unless `sweep_seeds` says more), beside the grid's runs of that
+# seed with feature KD only (beta = 0), logit KD only (alpha = 0) and the preset's weights. The
+# sweep is a screen: with one seed, pairs within about two seed std of each other are ties.
+
+# %%
+sweep = study.summarise(study.sweep_rows(cfg), ["alpha", "beta"]).sort_values("wer")
+cfg.write_result("sweep", sweep.to_dict("records"))
+if not cfg.kd_weights:
+    print("No sweep in this profile: set kd_weights, e.g. [[10, 5], [10, 1]], to run one.")
+sweep
 
 # %% [markdown]
 # ## Scale against recover

@@ -15,7 +15,10 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache, partial
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +70,7 @@ def generate_signworld(
     force: bool = False,
     size: int | None = None,
     progress: Callable[[str], None] | None = None,
+    jobs: int = 1,
 ) -> SynthResult:
     """Draw SignWorld into `out` (PHOENIX-2014 layout + signworld.json) and return a summary.
 
@@ -78,10 +82,13 @@ def generate_signworld(
         force: replace a non-empty `out` (only once the new dataset is complete).
         size: frame size in px, overriding the profile's.
         progress: called with one line per finished split.
+        jobs: processes that draw videos at once (the dataset is the same for any number).
     """
     start = time.perf_counter()
     if seed < 0:
         raise ConfigError(f"the seed must be >= 0, got {seed}")
+    if jobs < 1:
+        raise ConfigError(f"jobs must be at least 1, got {jobs}")
     prof = (DATA_SIZES.get(profile) if isinstance(profile, str) else profile).with_size(size)
     shown, out = Path(out), Path(os.path.abspath(out))  # abspath: `--out .` has a name too
     with target_lock(out):  # a second run into the same folder fails here, at once
@@ -90,7 +97,7 @@ def generate_signworld(
         tmp = out.parent / f".{out.name}{PARTIAL}{uuid.uuid4().hex[:8]}"
         tmp.mkdir(parents=True)
         try:
-            result = _write_all(tmp, prof, seed, unseen_signers, progress)
+            result = _write_all(tmp, prof, seed, unseen_signers, progress, jobs)
             result.seconds = time.perf_counter() - start
             _publish(tmp, out)
         except BaseException:
@@ -119,7 +126,12 @@ def _publish(tmp: Path, out: Path) -> None:
 
 
 def _write_all(
-    root: Path, prof: DataSize, seed: int, unseen: bool, progress: Callable[[str], None] | None
+    root: Path,
+    prof: DataSize,
+    seed: int,
+    unseen: bool,
+    progress: Callable[[str], None] | None,
+    jobs: int = 1,
 ) -> SynthResult:
     table = build_gloss_table()
     grammar = Grammar(table)
@@ -134,7 +146,9 @@ def _write_all(
     result = SynthResult(root, glosses=len(table))
     counts: dict[str, Counter] = {}
     for split, (n, pool) in plan.items():
-        rows, counts[split], frames = _write_split(root, prof, seed, split, n, pool, grammar)
+        rows, counts[split], frames = _write_split(
+            root, prof, seed, split, n, pool, grammar, jobs
+        )
         _write_corpus(root, split, rows)
         result.videos[split], result.frames[split] = n, frames
         if progress:
@@ -149,28 +163,63 @@ def _write_all(
 
 
 def _write_split(
-    root: Path, prof: DataSize, seed: int, split: str, n: int, pool: list[Signer], grammar: Grammar
+    root: Path,
+    prof: DataSize,
+    seed: int,
+    split: str,
+    n: int,
+    pool: list[Signer],
+    grammar: Grammar,
+    jobs: int = 1,
 ) -> tuple[list[str], Counter, int]:
-    """Draw and write the videos of one split; returns corpus rows, gloss counts and frames."""
-    spec = {g.gloss: g for g in build_gloss_table()}
+    """Draw and write the videos of one split; returns corpus rows, gloss counts and frames.
+
+    Every video has its own generator (`[seed, split, index]`), so `jobs` processes draw the
+    same bytes as one."""
     feat = root / "features" / f"fullFrame-{prof.size}x{prof.size}px" / split
+    draw = partial(_write_video, feat, prof, seed, split, pool, grammar)
+    if jobs > 1 and n > 1:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as ex:
+            videos = list(ex.map(draw, range(n), chunksize=max(1, n // (4 * jobs))))
+    else:
+        videos = [draw(index) for index in range(n)]
     rows, counts, total, timings = [], Counter(), 0, {}
-    for index in range(n):
-        rng = np.random.default_rng([seed, SPLIT_CODES[split], index])
-        signer = pool[int(rng.integers(len(pool)))]
-        sentence = grammar.sample(rng)
-        signs = sample_instances([spec[g] for g in sentence], rng, signer.speed, prof.sign_frames)
-        scene = make_scene(signer, prof.size, rng)
-        poses = build_timeline(signs, rng)
-        frames = render_video(scene, poses, rng)
-        vid = f"{split}_{index:05d}"
-        timings[vid] = [list(seg) for seg in gloss_segments(poses)]
-        _write_frames(feat / vid / "1", vid, frames)
-        rows.append(f"{vid}|{vid}/1/*.png|{signer.id}|{' '.join(sentence)}")
+    for vid, row, sentence, segments, frames in videos:
+        timings[vid] = segments
+        rows.append(row)
         counts.update(sentence)
-        total += len(frames)
+        total += frames
     _write_timings(root, split, timings)
     return rows, counts, total
+
+
+def _write_video(
+    feat: Path,
+    prof: DataSize,
+    seed: int,
+    split: str,
+    pool: list[Signer],
+    grammar: Grammar,
+    index: int,
+) -> tuple[str, str, list[str], list[list], int]:
+    """Draw and write one video; returns its id, corpus row, glosses, timings and length."""
+    spec = _gloss_specs()
+    rng = np.random.default_rng([seed, SPLIT_CODES[split], index])
+    signer = pool[int(rng.integers(len(pool)))]
+    sentence = grammar.sample(rng)
+    signs = sample_instances([spec[g] for g in sentence], rng, signer.speed, prof.sign_frames)
+    scene = make_scene(signer, prof.size, rng)
+    poses = build_timeline(signs, rng)
+    frames = render_video(scene, poses, rng)
+    vid = f"{split}_{index:05d}"
+    _write_frames(feat / vid / "1", vid, frames)
+    row = f"{vid}|{vid}/1/*.png|{signer.id}|{' '.join(sentence)}"
+    return vid, row, list(sentence), [list(seg) for seg in gloss_segments(poses)], len(frames)
+
+
+@cache
+def _gloss_specs() -> dict:
+    return {g.gloss: g for g in build_gloss_table()}
 
 
 def _write_frames(folder: Path, vid: str, frames: list[np.ndarray]) -> None:

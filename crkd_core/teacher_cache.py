@@ -1,0 +1,107 @@
+"""The frozen teacher's outputs, kept on disk and found again by the content of their input.
+
+Students of one seed see the same teacher views (the crop, flip and temporal rescale are drawn
+per sample from `[seed, epoch, index]`, and the student's own resize comes after), so their
+frozen teacher computes the same outputs batch after batch. With a `TeacherCache`, the first
+student of a seed pays for the teacher's forward pass and the others read it back:
+
+    cache = TeacherCache(Path("runs/study/teacher-cache"), teacher)
+    out = cache(batch.video, batch.video_lengths)  # an SLROutput, as teacher(...) gives
+
+An entry's key is a hash of the teacher's weights, the device and autocast state, and the
+bytes of the input, so a changed teacher, view or batch can never read another's outputs: at
+worst it misses and computes. Entries are written to a temporary file and renamed, so parallel
+students may share a folder; an entry that cannot be read is computed again, with a warning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from .models.network import SLROutput
+
+FORMAT = "teacher-cache-v1"
+
+
+def module_digest(module: nn.Module) -> str:
+    """A hash of a module's parameters and buffers (names, shapes, dtypes and values)."""
+    h = hashlib.sha256(FORMAT.encode())
+    for name, t in module.state_dict().items():
+        h.update(name.encode() + b"|" + _tensor_bytes(t))
+    return h.hexdigest()
+
+
+def _tensor_bytes(t: torch.Tensor) -> bytes:
+    t = t.detach().cpu().contiguous()
+    raw = t.reshape(-1).view(torch.uint8).numpy().tobytes()
+    return f"{tuple(t.shape)}|{t.dtype}|".encode() + raw
+
+
+class TeacherCache:
+    """Calls the frozen `teacher` at most once per distinct input, across runs and processes."""
+
+    def __init__(self, folder: Path, teacher: nn.Module):
+        self.folder = Path(folder)
+        self.teacher = teacher
+        self.digest = module_digest(teacher)
+        self.hits = 0
+        self.misses = 0
+
+    def key(self, video: torch.Tensor, lengths: torch.Tensor) -> str:
+        autocast = torch.is_autocast_enabled(video.device.type)
+        dtype = torch.get_autocast_dtype(video.device.type) if autocast else None
+        h = hashlib.blake2b(f"{self.digest}|{video.device.type}|{dtype}|".encode(), digest_size=20)
+        h.update(_tensor_bytes(lengths))
+        h.update(_tensor_bytes(video))
+        return h.hexdigest()
+
+    def path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.pt"
+
+    @torch.no_grad()
+    def __call__(self, video: torch.Tensor, lengths: torch.Tensor) -> SLROutput:
+        path = self.path(self.key(video, lengths))
+        if path.is_file():
+            out = self._read(path, video.device)
+            if out is not None:
+                self.hits += 1
+                return out
+        self.misses += 1
+        out = self.teacher(video, lengths)
+        self._write(path, out)
+        return out
+
+    def _read(self, path: Path, device: torch.device) -> SLROutput | None:
+        try:
+            d = torch.load(path, map_location=device, weights_only=True)
+            return SLROutput(d["logits"], d["lengths"], dict(d["features"]))
+        except (OSError, RuntimeError, EOFError, KeyError, TypeError, ValueError) as e:
+            msg = f"{path}: unreadable teacher-cache entry ({e}); computing it again"
+            warnings.warn(msg, stacklevel=3)
+            return None
+
+    def _write(self, path: Path, out: SLROutput) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {
+            "logits": out.logits.detach().cpu(),
+            "lengths": out.lengths.detach().cpu(),
+            "features": {k: v.detach().cpu() for k, v in out.features.items()},
+        }
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pt")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                torch.save(data, fh)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def stats(self) -> dict[str, int]:
+        return {"hits": self.hits, "misses": self.misses}

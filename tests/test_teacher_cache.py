@@ -1,0 +1,139 @@
+"""The teacher cache: students of one seed share the frozen teacher's forward pass, and a
+cached run trains exactly as an uncached one."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from crkd_core import api
+from crkd_core.models import build_teacher
+from crkd_core.teacher_cache import TeacherCache, module_digest
+
+from .helpers import write_phoenix
+
+ROWS = {
+    "train": [("v1", "A B"), ("v2", "B C A"), ("v3", "C A"), ("v6", "A")],
+    "dev": [("v4", "A C")],
+    "test": [("v5", "B")],
+}
+
+
+class Counting(torch.nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+        self.calls = 0
+
+    def forward(self, video, lengths):
+        self.calls += 1
+        return self.inner(video, lengths)
+
+
+def _teacher(seed=0):
+    torch.manual_seed(seed)
+    return build_teacher("cpu", 5).eval()
+
+
+def _clip(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(2, 6, 3, 64, 64, generator=g), torch.tensor([6, 4])
+
+
+def test_a_second_call_reads_the_outputs_back_without_the_teacher(tmp_path):
+    teacher = Counting(_teacher())
+    cache = TeacherCache(tmp_path, teacher)
+    video, lengths = _clip()
+    first = cache(video, lengths)
+    again = TeacherCache(tmp_path, teacher)(video, lengths)  # another run, same folder
+    assert teacher.calls == 1
+    assert torch.equal(first.logits, again.logits) and torch.equal(first.lengths, again.lengths)
+    assert first.features.keys() == again.features.keys()
+    for k in first.features:
+        assert torch.equal(first.features[k], again.features[k])
+    assert cache.stats() == {"hits": 0, "misses": 1}
+
+
+def test_another_input_or_another_teacher_misses(tmp_path):
+    video, lengths = _clip()
+    a = Counting(_teacher(0))
+    TeacherCache(tmp_path, a)(video, lengths)
+    other_video, _ = _clip(1)
+    TeacherCache(tmp_path, a)(other_video, lengths)
+    TeacherCache(tmp_path, a)(video, torch.tensor([6, 3]))
+    assert a.calls == 3
+    b = Counting(_teacher(1))
+    assert module_digest(a) != module_digest(b)
+    TeacherCache(tmp_path, b)(video, lengths)
+    assert b.calls == 1
+
+
+def test_a_damaged_entry_is_computed_again_with_a_warning(tmp_path):
+    teacher = Counting(_teacher())
+    cache = TeacherCache(tmp_path, teacher)
+    video, lengths = _clip()
+    good = cache(video, lengths)
+    entry = cache.path(cache.key(video, lengths))
+    entry.write_bytes(entry.read_bytes()[:100])
+    with pytest.warns(UserWarning, match="unreadable teacher-cache entry"):
+        again = cache(video, lengths)
+    assert teacher.calls == 2 and torch.equal(good.logits, again.logits)
+    assert TeacherCache(tmp_path, teacher)(video, lengths) is not None  # rewritten whole
+    assert teacher.calls == 2
+    assert not list(tmp_path.rglob(".tmp-*"))
+
+
+@pytest.fixture(scope="module")
+def teacher_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tcache")
+    data = write_phoenix(root / "data", ROWS)
+    teacher = root / "teacher"
+    api.train_teacher(data=data, out=teacher, epochs=1, cache_dir=root / "frames", threads=1)
+    return root, data, teacher
+
+
+def _distill(root, data, teacher, name, cache, **kw):
+    out = root / name
+    api.distill(
+        data=data,
+        teacher=teacher,
+        out=out,
+        epochs=2,
+        threads=1,
+        cache_dir=root / "frames",
+        teacher_cache=cache,
+        **kw,
+    )
+    return json.loads((out / "metrics.json").read_text())
+
+
+def test_students_of_a_seed_share_the_teachers_pass_and_train_as_without(teacher_run):
+    root, data, teacher = teacher_run
+    cache = root / "teacher-cache"
+    plain = _distill(root, data, teacher, "plain", None)
+    first = _distill(root, data, teacher, "first", cache)
+    second = _distill(root, data, teacher, "second", cache, feature_kd="recover")
+    assert plain["teacher_cache_hits"] == plain["teacher_cache_misses"] == 0
+    assert first["teacher_cache_hits"] == 0 and first["teacher_cache_misses"] > 0
+    # another student of the seed: every teacher output comes from the cache
+    assert second["teacher_cache_misses"] == 0
+    assert second["teacher_cache_hits"] == first["teacher_cache_misses"]
+    # and the cache changes nothing: same losses, same dev and test WER, same weights
+    for key in ("best_dev_wer", "wer", "best_epoch"):
+        assert first[key] == plain[key]
+    a = load_file(root / "plain" / "checkpoint.safetensors")
+    b = load_file(root / "first" / "checkpoint.safetensors")
+    assert a.keys() == b.keys()
+    for k, v in a.items():
+        assert torch.equal(v, b[k]), k
+
+
+def test_a_student_without_kd_never_touches_the_cache(teacher_run):
+    root, data, teacher = teacher_run
+    cache = root / "unused-cache"
+    rec = _distill(root, data, teacher, "nokd", cache, kd="none")
+    assert rec["teacher_cache_hits"] == rec["teacher_cache_misses"] == 0
+    assert not cache.exists()
