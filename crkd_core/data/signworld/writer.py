@@ -146,9 +146,7 @@ def _write_all(
     result = SynthResult(root, glosses=len(table))
     counts: dict[str, Counter] = {}
     for split, (n, pool) in plan.items():
-        rows, counts[split], frames = _write_split(
-            root, prof, seed, split, n, pool, grammar, jobs
-        )
+        rows, counts[split], frames = _write_split(root, prof, seed, split, n, pool, grammar, jobs)
         _write_corpus(root, split, rows)
         result.videos[split], result.frames[split] = n, frames
         if progress:
