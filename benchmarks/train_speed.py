@@ -370,7 +370,9 @@ def run(args) -> int:
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
     data = load_split(args.data, args.preset)
-    out = {"settings": {k: str(v) for k, v in vars(args).items()}, "load_before": load_before}
+    # paths by their last part only: the JSON is published and names no folder of this machine
+    settings = {k: v.name if isinstance(v, Path) else str(v) for k, v in vars(args).items()}
+    out = {"settings": settings, "load_before": load_before}
     if args.rounds > 0:  # --rounds 0: only the --parallel check
         out.update(benchmark(args, data))
     out["parallel"] = {spec: parallel_check(args, spec) for spec in args.parallel}

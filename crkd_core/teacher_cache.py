@@ -24,10 +24,13 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 
 from .models.network import SLROutput
 
 FORMAT = "teacher-cache-v1"
+SUFFIX = ".safetensors"  # no pickle, and read without a copy
 
 
 def module_digest(module: nn.Module) -> str:
@@ -63,7 +66,7 @@ class TeacherCache:
         return h.hexdigest()
 
     def path(self, key: str) -> Path:
-        return self.folder / key[:2] / f"{key}.pt"
+        return self.folder / key[:2] / f"{key}{SUFFIX}"
 
     @torch.no_grad()
     def __call__(self, video: torch.Tensor, lengths: torch.Tensor) -> SLROutput:
@@ -80,24 +83,23 @@ class TeacherCache:
 
     def _read(self, path: Path, device: torch.device) -> SLROutput | None:
         try:
-            d = torch.load(path, map_location=device, weights_only=True)
-            return SLROutput(d["logits"], d["lengths"], dict(d["features"]))
-        except (OSError, RuntimeError, EOFError, KeyError, TypeError, ValueError) as e:
+            d = load_file(path, device=str(device))
+            feats = {k.removeprefix("features."): v for k, v in d.items() if "." in k}
+            return SLROutput(d["logits"], d["lengths"], feats)
+        except (OSError, RuntimeError, KeyError, ValueError, SafetensorError) as e:
             msg = f"{path}: unreadable teacher-cache entry ({e}); computing it again"
             warnings.warn(msg, stacklevel=3)
             return None
 
     def _write(self, path: Path, out: SLROutput) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = {
-            "logits": out.logits.detach().cpu(),
-            "lengths": out.lengths.detach().cpu(),
-            "features": {k: v.detach().cpu() for k, v in out.features.items()},
-        }
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pt")
+        tensors = {"logits": out.logits, "lengths": out.lengths}
+        tensors |= {f"features.{k}": v for k, v in out.features.items()}
+        tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=SUFFIX)
+        os.close(fd)
         try:
-            with os.fdopen(fd, "wb") as fh:
-                torch.save(data, fh)
+            save_file(tensors, tmp)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

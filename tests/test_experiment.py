@@ -122,6 +122,33 @@ def test_preset_defaults_are_resolved_in_one_place(tmp_path):
     assert TeacherRunConfig(data=tmp_path, out=tmp_path / "r", epochs=3).train_config().epochs == 3
 
 
+def test_lrinet_without_kd_trains_without_a_teacher(runs, capsys):
+    root, data, teacher, _ = runs
+    alone = root / "alone"
+    argv = ["distill", "--data", str(data), "--out", str(alone), "--kd", "none", "--epochs", "1"]
+    assert main([*argv, "--cache-dir", str(root / "cache")]) == 0
+    meta, tmeta = (read_json(r / "checkpoint.json") for r in (alone, teacher))
+    assert meta["vocab"] == tmeta["vocab"]  # the glosses a teacher of the data would have
+    view = {k: v for k, v in meta["view"].items() if k != "student_size"}
+    assert view == {k: v for k, v in tmeta["view"].items() if k != "student_size"}
+    assert read_json(alone / "metrics.json")["teacher_run"] == ""
+    capsys.readouterr()
+    out = root / "needs-teacher"
+    bad = ["distill", "--data", str(data), "--out", str(out), "--kd", "both"]
+    assert main(bad) == 2
+    assert "--kd both needs --teacher" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_lrinet_takes_the_presets_student_learning_rate(runs):
+    root, data, teacher, _ = runs
+    cfg = StudentRunConfig(data=data, teacher=teacher, out=root / "s")
+    assert cfg.train_config().lr == cfg.preset_spec.student_lr == 3e-3
+    assert TeacherRunConfig(data=data, out=root / "t").train_config().lr == 1e-3
+    lr = StudentRunConfig(data=data, teacher=teacher, out=root / "s", lr=5e-4).train_config().lr
+    assert lr == 5e-4
+
+
 def test_api_paths_become_paths_and_unknown_options_are_refused(tmp_path):
     cfg = TeacherRunConfig(data=str(tmp_path), out="r", cache_dir="c")
     assert isinstance(cfg.cache_dir, Path) and isinstance(cfg.data, Path)

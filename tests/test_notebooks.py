@@ -250,6 +250,13 @@ def test_training_runs_are_complete_and_reused(smoke_study):
         assert m["teacher_cache_misses"] == 0, point.name
         assert m["teacher_cache_hits"] == crkd["teacher_cache_misses"], point.name
     assert not (root / "study" / "teacher-cache").exists()  # removed once the study is done
+    # LRINet without KD trained beside the teacher (--jobs 2), and 02 reused it
+    extra = read_json(root / "study" / "study.json")["provenance"]["extra"]
+    assert extra["LRINet without KD, trained beside the teacher"] == "done: s16-none-e1-seed0"
+    assert (
+        read_json(root / "study" / "runs" / "nokd-s16-e1-seed0" / "metrics.json")["teacher_run"]
+        == ""
+    )
     sweep = read_json(root / "study" / "03_resolution_ablation" / "sweep.json")
     assert [(r["alpha"], r["beta"]) for r in sweep] == [(10.0, 5.0)]
     headline = read_json(root / "study" / "02_distill_student" / "headline.json")
@@ -280,3 +287,18 @@ def test_a_failing_notebook_is_reported_and_fails_the_study(smoke_study, tmp_pat
     assert "FAILED" in index and "SKIPPED" in index and "StudyError" in index
     assert "did not finish" in (reports / "02_distill_student.html").read_text("utf-8")
     assert not (reports / "04_attribution.html").exists()
+
+
+@pytest.mark.parametrize(
+    "epochs_run, best, verdict",
+    [(12, 9, "plateaued: the rule stopped it"), (20, 16, "plateaued: 4 last"), (20, 19, "not")],
+)
+def test_plateau_table_says_whether_the_teacher_plateaued(monkeypatch, epochs_run, best, verdict):
+    from types import SimpleNamespace
+
+    from crkd_core.study import tables
+
+    record = SimpleNamespace(epochs_run=epochs_run, epochs=20, best_epoch=best, best_dev_wer=49.2)
+    monkeypatch.setattr(tables.RunRecord, "read", staticmethod(lambda run: record))
+    table = study.plateau_table({"teacher seed 0": Path("t")}, patience=3)
+    assert table.loc[0, "verdict"].startswith(verdict)

@@ -85,7 +85,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_kd_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `crkd distill` beyond the common ones (fields of `StudentRunConfig`)."""
-    p.add_argument("--teacher", required=True, type=Path, help="the teacher's run folder")
+    p.add_argument(
+        "--teacher", type=Path, default=None, help="the teacher's run folder (not with --kd none)"
+    )
     p.add_argument("--student-size", type=positive_int, default=None, help="LRINet input px")
     p.add_argument("--kd", default="both", choices=KD_MODES)
     p.add_argument(

@@ -145,7 +145,7 @@ class RunConfig(_Checked):
         return TrainConfig(
             epochs=self.epochs or p.epochs,
             batch_size=self.batch_size or p.batch_size,
-            lr=self.lr or p.lr,
+            lr=self.lr or self.default_lr(),
             grad_accum=self.grad_accum,
             amp=self.amp,
             nan_policy=self.nan_policy,
@@ -154,6 +154,10 @@ class RunConfig(_Checked):
             seed=self.seed,
             patience=self.patience,
         )
+
+    def default_lr(self) -> float:
+        """The preset's learning rate for this kind of run (when `lr` is unset)."""
+        return self.preset_spec.lr
 
     def data_config(self) -> DataConfig:
         return DataConfig(
@@ -185,7 +189,7 @@ class TeacherRunConfig(RunConfig):
 class StudentRunConfig(RunConfig):
     """`crkd distill`: LRINet on the low-resolution view, taught by a frozen teacher run."""
 
-    teacher: Path
+    teacher: Path | None = None  # the frozen teacher's run; not needed with kd="none"
     student_size: int | None = None  # px; None: the preset's
     kd: str = "both"
     feature_kd: str = "scale"
@@ -203,8 +207,15 @@ class StudentRunConfig(RunConfig):
         check_positive("temperature", self.temperature, float)
         if self.student_size is not None and self.student_size < 8:
             raise ConfigError(f"--student-size must be at least 8 px, got {self.student_size}")
-        if not (self.teacher / "checkpoint.json").is_file():
+        if self.teacher is None:
+            if self.kd != "none":
+                raise ConfigError(f"--kd {self.kd} needs --teacher (only --kd none trains alone)")
+        elif not (self.teacher / "checkpoint.json").is_file():
             raise ConfigError(f"{self.teacher}: --teacher is not a run folder with a checkpoint")
+
+    def default_lr(self) -> float:
+        p = self.preset_spec
+        return p.lr if p.student_lr is None else p.student_lr
 
     def kd_weights(self) -> tuple[float, float, float]:
         """alpha, beta and T, with the preset's values for those left unset."""

@@ -103,18 +103,22 @@ def teacher_job(cfg: TeacherRunConfig) -> Job:
 
 
 def student_job(cfg: StudentRunConfig) -> Job:
-    teacher, tmeta = load_teacher(cfg)
-    source = cfg.teacher / "checkpoint.json"
-    vocab = meta_vocab(tmeta, source)
-    tview = meta_view(tmeta)
     size = cfg.student_size or cfg.preset_spec.student_size
-    spec = ViewSpec(tview.pre_size, tview.teacher_size, size, flip=tview.flip)
     layout = open_layout(cfg.data_config())
+    if cfg.teacher is None:  # --kd none alone: the vocabulary and views a teacher would have
+        teacher, vocab, p = None, build_vocab(layout), cfg.preset_spec
+        tview = ViewSpec(p.pre_size, p.teacher.input_size, flip=layout.mirror_safe)
+    else:
+        teacher, tmeta = load_teacher(cfg)
+        vocab = meta_vocab(tmeta, cfg.teacher / "checkpoint.json")
+        tview = meta_view(tmeta)
+    spec = ViewSpec(tview.pre_size, tview.teacher_size, size, flip=tview.flip)
     seed_everything(cfg.seed)
     student = build_student(cfg.preset_spec, len(vocab), size, cfg.feature_kd)
     alpha, beta, temp = cfg.kd_weights()
     task = Distiller(student, teacher, cfg.kd, cfg.feature_kd, alpha, beta, temp, cfg.teacher_cache)
-    info = DistillInfo(cfg.feature_kd, alpha, beta, temp, str(cfg.teacher), tview.teacher_size)
+    source = str(cfg.teacher) if cfg.teacher is not None else ""
+    info = DistillInfo(cfg.feature_kd, alpha, beta, temp, source, tview.teacher_size)
     extra = {"kd": cfg.kd, **asdict(info), "student_variant": info.student_variant}
     return Job("student", task, vocab, spec, layout, cfg.kd, info, extra)
 

@@ -9,6 +9,9 @@ A study executes the notebooks 00-05 in order on one dataset, and keeps everythi
     <study>/runs/crkd-s16-e8-seed0/         LRINet with KD (both terms, feature KD at scale)
     <study>/runs/nokd-s16-e8-seed0/         LRINet without KD
     <study>/runs/ablation/s16-logit-e4-seed0/  other grid points (both/none are named as above)
+    <study>/runs/ablation/s32-both-a10-b1-e6-seed0/  a point of the KD-weight sweep
+    <study>/teacher-cache/                  the frozen teacher's outputs, shared by the students
+                                            of a seed (removed once every notebook is done)
     <study>/<notebook>/                     config.json, results (*.json), executed notebook
     <study>/reports/                        the HTML report (unless published elsewhere)
     <study>/study.json                      provenance and the status of every notebook
@@ -74,6 +77,7 @@ from .tables import (
     evaluate_split,
     headline,
     measure_runs,
+    plateau_table,
     predictions,
     signworld_floor,
     summarise,
@@ -136,6 +140,7 @@ __all__ = [
     "parse_shard",
     "point_config",
     "PointStatus",
+    "plateau_table",
     "predictions",
     "read_log",
     "REPO_ROOT",

@@ -164,6 +164,7 @@ class TeacherConfig(NotebookConfig):
     epochs: int = 0
     seeds: list[int] = field(default_factory=list)
     confusions: int = 15  # how many confused pairs to show
+    threads: int = 0  # torch threads of the teacher's training; 0: torch's default
 
     @classmethod
     def defaults(cls, plan: StudyProfile) -> dict[str, Any]:
@@ -172,6 +173,8 @@ class TeacherConfig(NotebookConfig):
     def validate(self) -> None:
         super().validate()
         _check_positive(epochs=self.epochs, confusions=self.confusions)
+        if self.threads < 0:
+            raise ConfigError(f"threads must be 0 (torch's default) or more, got {self.threads}")
         if not self.seeds:
             raise ConfigError("seeds must name at least one seed")
 

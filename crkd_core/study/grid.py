@@ -57,7 +57,7 @@ def point_config(cfg: AblationConfig, p: GridPoint, threads: int) -> StudentRunC
     return StudentRunConfig(
         data=Path(cfg.data),
         allow_oov=True,
-        teacher=cfg.teacher_run(p.seed),
+        teacher=None if s.kd == "none" else cfg.teacher_run(p.seed),  # no KD: trains alone
         out=out,
         preset=cfg.plan.preset,
         student_size=p.size,
@@ -77,7 +77,8 @@ def run_point(cfg: AblationConfig, p: GridPoint, threads: int) -> PointStatus:
     """Run one grid point in its own process; output goes to the point's log file."""
     if RunDir(cfg.paths.point(p)).is_complete():
         return PointStatus(p, "reused")
-    if not RunDir(cfg.teacher_run(p.seed)).is_complete():
+    needs_teacher = KD_SETTINGS[p.setting].kd != "none"
+    if needs_teacher and not RunDir(cfg.teacher_run(p.seed)).is_complete():
         return PointStatus(p, "failed", error=f"teacher run {cfg.teacher_run(p.seed)} is missing")
     log = cfg.paths.point_log(p)
     log.parent.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -24,14 +25,22 @@ def selected(only: str | None) -> list[str]:
 
 
 def run_notebooks(
-    names: list[str], params: dict, out: Path, extra: dict[str, dict], timeout: int | None
+    names: list[str],
+    params: dict,
+    out: Path,
+    extra: dict[str, dict],
+    timeout: int | None,
+    before: dict[str, Callable[[], None]] | None = None,
 ) -> list[PageStatus]:
     """Execute the notebooks in order; one whose prerequisites failed is skipped.
 
-    `params` go to every notebook, `extra[name]` to that notebook only.
+    `params` go to every notebook, `extra[name]` to that notebook only; `before[name]()` is
+    called before that notebook runs (or is skipped).
     """
     statuses: dict[str, PageStatus] = {}
     for name in NOTEBOOKS:
+        if before and name in before:
+            before[name]()
         if name not in names:
             statuses[name] = PageStatus(name, "not run", error="not selected (--only)")
             continue

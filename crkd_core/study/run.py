@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +23,11 @@ from ..demo import build_demo
 from ..errors import ConfigError, ToolMissingError
 from ..experiment import RunDir, git_commit
 from ..io import read_json
+from ..teacher_cache import SUFFIX as TEACHER_CACHE_SUFFIX
+from .configs import AblationConfig, DistillConfig
+from .grid import PointStatus, grid_points, run_point
 from .notebooks import run_notebooks, selected
-from .paths import REPO_ROOT, StudyPaths, display_path
+from .paths import REPO_ROOT, GridPoint, StudyPaths, display_path
 from .profiles import STUDY_PROFILES
 from .report import PageStatus, Provenance, compile_report
 from .tables import signworld_floor
@@ -99,15 +103,64 @@ def run_study(opts: StudyOptions) -> StudyResult:
     data = ensure_data(Path(opts.data or out / "data").resolve(), plan.data_profile, plan.data_seed)
     params = {"profile": opts.profile, "data": str(data), "study_dir": str(out)}
     extra = {name: {"jobs": opts.jobs} for name in ("02_distill_student", "03_resolution_ablation")}
-    statuses = run_notebooks(selected(opts.only), params, out, extra, opts.timeout)
+    names = selected(opts.only)
+    early = AloneRuns.start(params, opts.jobs, names)
+    if early.points:  # the teacher gets one core; the no-KD students the others
+        extra["01_train_teacher"] = {"threads": 1}
+    before = {"02_distill_student": early.wait}
+    statuses = run_notebooks(names, params, out, extra, opts.timeout, before)
+    early.wait()
     done = not any(s.status in ("failed", "skipped") for s in statuses)
     cache = drop_teacher_cache(StudyPaths(out).teacher_cache) if done else "kept (to resume)"
     demo = publish_demo(opts, out, opts.reports_dir())
     prov = provenance(opts, data, out, started, time.perf_counter() - t0)
     prov.extra["live demo"] = demo
     prov.extra["teacher cache"] = cache
+    if early.points:
+        prov.extra["LRINet without KD, trained beside the teacher"] = early.summary()
     index = compile_report(out, opts.reports_dir(), statuses, prov)
     return StudyResult(statuses, index, time.perf_counter() - t0)
+
+
+class AloneRuns:
+    """The runs of LRINet without KD (02's and the grid's), which need no teacher: with
+    `--jobs` N > 1 they train on N - 1 cores while 01 trains the teacher on one (a 1-thread
+    teacher measured as fast as a 2-thread one here). 02 waits for them, then reuses them; one
+    that failed is trained again there, which reports its error."""
+
+    def __init__(self, cfg: AblationConfig | None, points: list[GridPoint], jobs: int):
+        self.cfg, self.points = cfg, points
+        self.pool = ThreadPoolExecutor(max_workers=max(1, jobs - 1)) if points else None
+        self.futures = [self.pool.submit(run_point, cfg, p, 1) for p in points] if points else []
+        self.statuses: list[PointStatus] | None = None
+
+    @classmethod
+    def start(cls, params: dict, jobs: int, names: list[str]) -> AloneRuns:
+        wanted = {"02_distill_student", "03_resolution_ablation"} & set(names)
+        if jobs < 2 or "01_train_teacher" not in names or not wanted:
+            return cls(None, [], jobs)
+        base = {**params, "interactive": False, "jobs": jobs}
+        cfg = AblationConfig.build(**base)
+        points = []
+        if "02_distill_student" in names:
+            d = DistillConfig.build(**base)
+            points += [GridPoint(d.student_size, "none", d.epochs, seed) for seed in d.seeds]
+        if "03_resolution_ablation" in names:
+            points += [p for p in grid_points(cfg) if p.setting == "none"]
+        unique = {cfg.paths.point(p): p for p in points}  # 02's runs are the grid's
+        return cls(cfg, list(unique.values()), jobs)
+
+    def wait(self) -> None:
+        if self.pool is not None and self.statuses is None:
+            self.statuses = [f.result() for f in self.futures]
+            self.pool.shutdown()
+
+    def summary(self) -> str:
+        self.wait()
+        by = {}
+        for s in self.statuses or []:
+            by.setdefault(s.status, []).append(s.point.name)
+        return "; ".join(f"{k}: {', '.join(v)}" for k, v in by.items())
 
 
 def drop_teacher_cache(folder: Path) -> str:
@@ -115,7 +168,7 @@ def drop_teacher_cache(folder: Path) -> str:
     study they are GBs); returns what the report says of them."""
     if not folder.is_dir():
         return "none was made"
-    files = [f for f in folder.rglob("*.pt") if f.is_file()]
+    files = [f for f in folder.rglob(f"*{TEACHER_CACHE_SUFFIX}") if f.is_file()]
     size = sum(f.stat().st_size for f in files)
     shutil.rmtree(folder)
     return f"{len(files)} batches of teacher outputs ({size / 2**20:.0f} MiB), removed at the end"

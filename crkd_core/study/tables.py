@@ -147,3 +147,34 @@ def headline(cfg: DistillConfig) -> list[dict]:
             )
     table = summarise(rows, ["model", "input_size"])
     return table.to_dict("records")
+
+
+def plateau_table(runs: dict[str, Path], patience: int | None, min_delta: float = 0.5):
+    """Whether each teacher reached its plateau, by the rule that stops it (`--patience`):
+    `patience` epochs in a row without a dev WER `min_delta` points below the best."""
+    import pandas as pd
+
+    rows = []
+    for name, run in runs.items():
+        m = RunRecord.read(run)
+        since = m.epochs_run - m.best_epoch
+        if patience is None:
+            verdict = f"no plateau rule; best at epoch {m.best_epoch} of {m.epochs_run}"
+        elif m.epochs_run < m.epochs:
+            verdict = f"plateaued: the rule stopped it after epoch {m.epochs_run}"
+        elif since >= patience:
+            verdict = f"plateaued: {since} last epochs without a better dev WER"
+        else:
+            verdict = f"not plateaued: still improving {since} epoch(s) before the limit"
+        rows.append(
+            {
+                "run": name,
+                "epochs run": m.epochs_run,
+                "of at most": m.epochs,
+                "best epoch": m.best_epoch,
+                "best dev WER": round(m.best_dev_wer, 2),
+                "rule": f"{patience} epochs, {min_delta} points" if patience else "none",
+                "verdict": verdict,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -14,6 +14,7 @@ interactive: bool = True  # live learning curves while training
 epochs: int = 0  # teacher epochs; 0 means the profile's
 seeds: list[int] = []  # one teacher per seed; [] means the profile's
 confusions: int = 15  # how many confused gloss pairs to show
+threads: int = 0  # torch threads of the training; 0 means torch's default
 
 # %%
 from crkd_core import plots, study
@@ -27,6 +28,7 @@ cfg = study.TeacherConfig.build(
     epochs=epochs,
     seeds=seeds,
     confusions=confusions,
+    threads=threads,
 )
 study.ensure_data(cfg.data, cfg.plan.data_profile, cfg.plan.data_seed)
 cfg.save()
@@ -43,6 +45,14 @@ runs = study.train_teachers(cfg, on_epoch=live)
 plots.learning_curves(
     {name: study.read_log(run) for name, run in runs.items()}, "Teacher: learning curves"
 )
+
+# %% [markdown]
+# ## Did it plateau?
+# The teacher trains for at most the profile's epochs (a cosine schedule over them) and stops
+# once `teacher_patience` epochs in a row bring no dev WER at least 0.5 points below the best.
+
+# %%
+study.plateau_table(runs, cfg.plan.teacher_patience)
 
 # %% [markdown]
 # ## Word error rate
