@@ -22,6 +22,11 @@ from .teacher_cache import TeacherCache
 KD_MODES = ("none", "feature", "logit", "both")
 
 
+def kd_terms(kd: str, alpha: float, beta: float) -> tuple[float, float]:
+    """The feature- and logit-KD weights in effect: a term that `kd` leaves out weighs 0."""
+    return (alpha if kd in ("feature", "both") else 0.0, beta if kd in ("logit", "both") else 0.0)
+
+
 class CTCTask(nn.Module):
     """Train `model` with CTC on the batch's teacher view or student view."""
 
@@ -93,8 +98,7 @@ class Distiller(CTCTask):
             if teacher_cache is not None and kd != "none"
             else None
         )
-        alpha = alpha if kd in ("feature", "both") else 0.0
-        beta = beta if kd in ("logit", "both") else 0.0
+        alpha, beta = kd_terms(kd, alpha, beta)
         self.loss = WeightedLoss(
             [
                 LossTerm("ctc", 1.0, CTCLoss()),

@@ -37,14 +37,16 @@ def module_digest(module: nn.Module) -> str:
     """A hash of a module's parameters and buffers (names, shapes, dtypes and values)."""
     h = hashlib.sha256(FORMAT.encode())
     for name, t in module.state_dict().items():
-        h.update(name.encode() + b"|" + _tensor_bytes(t))
+        h.update(name.encode() + b"|")
+        _hash_tensor(h, t)
     return h.hexdigest()
 
 
-def _tensor_bytes(t: torch.Tensor) -> bytes:
+def _hash_tensor(h, t: torch.Tensor) -> None:
+    """Feed a tensor's shape, dtype and bytes to the hash `h` (the bytes without a copy)."""
     t = t.detach().cpu().contiguous()
-    raw = t.reshape(-1).view(torch.uint8).numpy().tobytes()
-    return f"{tuple(t.shape)}|{t.dtype}|".encode() + raw
+    h.update(f"{tuple(t.shape)}|{t.dtype}|".encode())
+    h.update(t.reshape(-1).view(torch.uint8).numpy())
 
 
 class TeacherCache:
@@ -61,8 +63,8 @@ class TeacherCache:
         autocast = torch.is_autocast_enabled(video.device.type)
         dtype = torch.get_autocast_dtype(video.device.type) if autocast else None
         h = hashlib.blake2b(f"{self.digest}|{video.device.type}|{dtype}|".encode(), digest_size=20)
-        h.update(_tensor_bytes(lengths))
-        h.update(_tensor_bytes(video))
+        _hash_tensor(h, lengths)
+        _hash_tensor(h, video)
         return h.hexdigest()
 
     def path(self, key: str) -> Path:

@@ -27,7 +27,7 @@ from ..data.transforms import ViewSpec
 from ..data.vocab import Vocab
 from ..distributed import DistEnv, barrier, init_distributed, shutdown
 from ..errors import CheckpointError
-from ..models.presets import build_student, build_teacher
+from ..models.presets import Preset, build_student, build_teacher
 from ..models.pretrained import load_resnet18_trunk
 from ..pipeline import build_vocab, check_ctc_lengths, load_split, make_loader, open_layout
 from ..tasks import CTCTask, Distiller
@@ -94,7 +94,7 @@ def teacher_job(cfg: TeacherRunConfig) -> Job:
     if cfg.pretrained:
         n = load_resnet18_trunk(model.trunk, cfg.pretrained)
         print(f"loaded {n} pretrained trunk tensors from {cfg.pretrained}")
-    spec = ViewSpec(preset.pre_size, model.cfg.input_size, flip=layout.mirror_safe)
+    spec = teacher_view(preset, layout)
     extra = {
         "vocab_convention": cfg.vocab,
         "pretrained": str(cfg.pretrained) if cfg.pretrained else None,
@@ -102,12 +102,16 @@ def teacher_job(cfg: TeacherRunConfig) -> Job:
     return Job("teacher", CTCTask(model, "teacher"), vocab, spec, layout, extra_config=extra)
 
 
+def teacher_view(preset: Preset, layout: DatasetLayout) -> ViewSpec:
+    """The teacher's view of a dataset (flipped only where the layout allows it)."""
+    return ViewSpec(preset.pre_size, preset.teacher.input_size, flip=layout.mirror_safe)
+
+
 def student_job(cfg: StudentRunConfig) -> Job:
     size = cfg.student_size or cfg.preset_spec.student_size
     layout = open_layout(cfg.data_config())
     if cfg.teacher is None:  # --kd none alone: the vocabulary and views a teacher would have
-        teacher, vocab, p = None, build_vocab(layout), cfg.preset_spec
-        tview = ViewSpec(p.pre_size, p.teacher.input_size, flip=layout.mirror_safe)
+        teacher, vocab, tview = None, build_vocab(layout), teacher_view(cfg.preset_spec, layout)
     else:
         teacher, tmeta = load_teacher(cfg)
         vocab = meta_vocab(tmeta, cfg.teacher / "checkpoint.json")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..experiment import RunDir, RunRecord, StudentRunConfig
 from ..io import atomic_write_json
+from ..tasks import kd_terms
 from .configs import AblationConfig, parse_shard
 from .paths import GridPoint
 from .profiles import KD_SETTINGS, GridBlock, StudyError
@@ -187,9 +188,7 @@ def sweep_rows(cfg: AblationConfig) -> list[dict]:
         if p.seed not in seeds or not RunDir(run).is_complete():
             continue
         m = RunRecord.read(run)
-        kd = KD_SETTINGS[p.setting].kd
-        alpha = m.distill.alpha if kd in ("feature", "both") else 0.0
-        beta = m.distill.beta if kd in ("logit", "both") else 0.0
+        alpha, beta = kd_terms(KD_SETTINGS[p.setting].kd, m.distill.alpha, m.distill.beta)
         rows.append(
             {
                 "alpha": alpha,

@@ -129,7 +129,7 @@ class AloneRuns:
     that failed is trained again there, which reports its error."""
 
     def __init__(self, cfg: AblationConfig | None, points: list[GridPoint], jobs: int):
-        self.cfg, self.points = cfg, points
+        self.points = points
         self.pool = ThreadPoolExecutor(max_workers=max(1, jobs - 1)) if points else None
         self.futures = [self.pool.submit(run_point, cfg, p, 1) for p in points] if points else []
         self.statuses: list[PointStatus] | None = None

@@ -11,6 +11,7 @@ from ..experiment import EvalConfig, EvalRecord, RunDir, RunRecord, Score, evalu
 from ..explain import confusions as confusion_table
 from ..scoring.ctm import read_ctm, read_stm
 from ..stats import summarize_seeds
+from ..trainer import TrainConfig
 from .configs import DistillConfig
 from .explore import gloss_groups
 from .paths import resolve_path
@@ -149,7 +150,9 @@ def headline(cfg: DistillConfig) -> list[dict]:
     return table.to_dict("records")
 
 
-def plateau_table(runs: dict[str, Path], patience: int | None, min_delta: float = 0.5):
+def plateau_table(
+    runs: dict[str, Path], patience: int | None, min_delta: float = TrainConfig.min_delta
+):
     """Whether each teacher reached its plateau, by the rule that stops it (`--patience`):
     `patience` epochs in a row without a dev WER `min_delta` points below the best."""
     import pandas as pd

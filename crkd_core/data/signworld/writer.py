@@ -16,6 +16,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cache, partial
 from multiprocessing import get_context
@@ -131,7 +132,7 @@ def _write_all(
     seed: int,
     unseen: bool,
     progress: Callable[[str], None] | None,
-    jobs: int = 1,
+    jobs: int,
 ) -> SynthResult:
     table = build_gloss_table()
     grammar = Grammar(table)
@@ -145,12 +146,17 @@ def _write_all(
         plan[UNSEEN_SPLIT] = (prof.test_unseen, new)
     result = SynthResult(root, glosses=len(table))
     counts: dict[str, Counter] = {}
-    for split, (n, pool) in plan.items():
-        rows, counts[split], frames = _write_split(root, prof, seed, split, n, pool, grammar, jobs)
-        _write_corpus(root, split, rows)
-        result.videos[split], result.frames[split] = n, frames
-        if progress:
-            progress(f"{split}: {n} videos, {frames} frames")
+    # one pool of drawing processes for every split (None: draw in this process)
+    workers = ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) if jobs > 1 else None
+    with workers or nullcontext():
+        for split, (n, pool) in plan.items():
+            rows, counts[split], frames = _write_split(
+                root, prof, seed, split, n, pool, grammar, workers
+            )
+            _write_corpus(root, split, rows)
+            result.videos[split], result.frames[split] = n, frames
+            if progress:
+                progress(f"{split}: {n} videos, {frames} frames")
     meta = _metadata(prof, seed, table, signers, seen, result, counts)
     result.floor = {s: handshape_blind_floor(meta, s) for s in plan}
     meta["handshape_blind_floor"] = result.floor
@@ -168,19 +174,18 @@ def _write_split(
     n: int,
     pool: list[Signer],
     grammar: Grammar,
-    jobs: int = 1,
+    workers: ProcessPoolExecutor | None,
 ) -> tuple[list[str], Counter, int]:
     """Draw and write the videos of one split; returns corpus rows, gloss counts and frames.
 
-    Every video has its own generator (`[seed, split, index]`), so `jobs` processes draw the
-    same bytes as one."""
+    Every video has its own generator (`[seed, split, index]`), so `workers` draw the same
+    bytes as this process."""
     feat = root / "features" / f"fullFrame-{prof.size}x{prof.size}px" / split
     draw = partial(_write_video, feat, prof, seed, split, pool, grammar)
-    if jobs > 1 and n > 1:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as ex:
-            videos = list(ex.map(draw, range(n), chunksize=max(1, n // (4 * jobs))))
-    else:
+    if workers is None:
         videos = [draw(index) for index in range(n)]
+    else:
+        videos = list(workers.map(draw, range(n), chunksize=4))  # few hand-offs, even shares
     rows, counts, total, timings = [], Counter(), 0, {}
     for vid, row, sentence, segments, frames in videos:
         timings[vid] = segments
