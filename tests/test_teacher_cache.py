@@ -137,3 +137,17 @@ def test_a_student_without_kd_never_touches_the_cache(teacher_run):
     rec = _distill(root, data, teacher, "nokd", cache, kd="none")
     assert rec["teacher_cache_hits"] == rec["teacher_cache_misses"] == 0
     assert not cache.exists()
+
+
+@pytest.mark.parametrize("where", ["a-file", "a-file/cache"])
+def test_a_teacher_cache_over_a_file_is_refused_before_any_work(teacher_run, capsys, where):
+    from crkd_core.cli import main
+
+    root, data, teacher = teacher_run
+    (root / "a-file").write_text("not a folder")
+    out = root / f"refused-{where.replace('/', '-')}"
+    argv = ["distill", "--data", str(data), "--teacher", str(teacher), "--out", str(out)]
+    assert main([*argv, "--teacher-cache", str(root / where)]) == 2
+    err = capsys.readouterr().err
+    assert "a-file: --teacher-cache needs a folder there, not a file" in err
+    assert "Traceback" not in err and not out.exists()

@@ -212,6 +212,10 @@ class StudentRunConfig(RunConfig):
                 raise ConfigError(f"--kd {self.kd} needs --teacher (only --kd none trains alone)")
         elif not (self.teacher / "checkpoint.json").is_file():
             raise ConfigError(f"{self.teacher}: --teacher is not a run folder with a checkpoint")
+        if self.teacher_cache is not None:  # refused now, not at the first training step
+            there = [p for p in (self.teacher_cache, *self.teacher_cache.parents) if p.exists()]
+            if there and not there[0].is_dir():
+                raise ConfigError(f"{there[0]}: --teacher-cache needs a folder there, not a file")
 
     def default_lr(self) -> float:
         p = self.preset_spec
