@@ -10,6 +10,8 @@ work, as on the command line), runs the same experiment code, and returns the ru
     s = api.distill(data="data/sw", teacher="runs/teacher", out="runs/crkd", kd="both")
     e = api.evaluate(run="runs/crkd", data="data/sw", split="test")
     print(t.wer, s.wer, e.score.wer)
+    c = api.compare(["runs/crkd"], ["runs/teacher"])  # seeds: several runs per side
+    print(c["answer"])
 
 `command.txt` of a run started here records this Python call, not the kernel's argv.
 """
@@ -22,6 +24,7 @@ from typing import Any
 
 from .data.signworld import generate_signworld
 from .data.synthetic import read_metadata
+from .errors import ConfigError
 from .experiment import (
     EvalConfig,
     EvalRecord,
@@ -33,6 +36,7 @@ from .experiment import (
 )
 from .experiment import distill as _distill
 from .experiment import train_teacher as _train_teacher
+from .experiment.compare import CompareConfig, compare_runs
 
 EpochHook = Callable[[dict], None]
 
@@ -63,9 +67,16 @@ def train_teacher(
 
 
 def distill(
-    data, teacher, out, on_epoch: EpochHook | None = None, reuse: bool = False, **options: Any
+    data,
+    teacher=None,
+    out=None,
+    on_epoch: EpochHook | None = None,
+    reuse: bool = False,
+    **options: Any,
 ) -> RunRecord:
-    """Train LRINet from a teacher run (see `crkd distill`)."""
+    """Train LRINet from a teacher run (see `crkd distill`); `kd="none"` needs no teacher."""
+    if out is None:
+        raise ConfigError("distill: out (the run folder to create) is required")
     done, resume = _reuse(out, reuse, options.pop("resume", False))
     if done:
         return done
@@ -76,3 +87,8 @@ def distill(
 def evaluate(run, data, split: str = "test", decoder: str = "greedy", **options: Any) -> EvalRecord:
     """Score a finished run on a split (see `crkd evaluate`)."""
     return evaluate_run(EvalConfig(run=run, data=data, split=split, decoder=decoder, **options))
+
+
+def compare(a, b, split: str = "test", **options: Any) -> dict:
+    """System A's runs against system B's, a paired bootstrap (see `crkd compare`)."""
+    return compare_runs(CompareConfig(a=tuple(a), b=tuple(b), split=split, **options))

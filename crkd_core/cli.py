@@ -21,6 +21,7 @@ COMMANDS = {
     "distill": "Train LRINet on low-resolution input, distilled from a frozen teacher.",
     "evaluate": "Evaluate a run on a split and write eval-<split>-<decoder>.json.",
     "profile": "Params, GMACs per frame and measured fps of teacher and LRINet, side by side.",
+    "compare": "Compare two systems' runs (seeds) with a paired bootstrap over test sentences.",
     "score": "Score CTM hypotheses against STM references as the official scripts do.",
     "predict": "Recognise glosses in a video file, a frame folder or a camera stream.",
     "export": "Export a run's model to ONNX with a dynamic time axis.",

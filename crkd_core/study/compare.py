@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..experiment import RunDir
-from ..stats import Comparison, SystemErrors, paired_bootstrap, summarize_seeds, verdict
+from ..experiment.compare import compare_systems, system_errors
+from ..stats import SystemErrors
 from .configs import AblationConfig, DistillConfig
 from .grid import grid_points
-from .tables import evaluate_split, predictions
 
 
 @dataclass(frozen=True)
@@ -29,28 +29,12 @@ class Question:
     margin: float | None = None  # WER points: also ask whether A is within it of B
 
 
-def system_errors(name: str, runs: list[Path], data: str | Path, split: str = "test"):
-    """One system's per-sentence errors, one row per run (seed), from its evaluation files."""
-    per_run = []
-    for run in runs:
-        evaluate_split(run, data, split)  # writes the CTM/STM when they are missing or stale
-        refs, hyps, ids = predictions(run, split)
-        per_run.append((dict(zip(ids, hyps, strict=True)), dict(zip(ids, refs, strict=True))))
-    return SystemErrors.from_runs(name, per_run)
-
-
 def answer(q: Question, systems: dict[str, SystemErrors]) -> dict:
     """The comparison of `q`, its one-sentence verdict, and each side's seeds summary."""
-    a, b = systems[q.a], systems[q.b]
-    c: Comparison = paired_bootstrap(a, b)
     return {
         "key": q.key,
         "question": q.text,
-        "answer": verdict(c, q.margin),
-        "tie": c.is_tie,
-        **c.to_dict(),
-        "seeds_summary_a": summarize_seeds(a.seed_wers).to_dict(),
-        "seeds_summary_b": summarize_seeds(b.seed_wers).to_dict(),
+        **compare_systems(systems[q.a], systems[q.b], q.margin),
     }
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 from ..checkpoint import load_model
 from ..cost import profile_side_by_side
 from ..data.synthetic import METADATA_FILE, read_metadata
-from ..experiment import EvalConfig, EvalRecord, RunDir, RunRecord, Score, evaluate_run
+from ..experiment import RunRecord, Score
+from ..experiment.compare import predictions, score_split
 from ..explain import confusions as confusion_table
-from ..scoring.ctm import read_ctm, read_stm
 from ..stats import summarize_seeds
 from ..trainer import TrainConfig
 from .configs import DistillConfig
@@ -21,11 +21,7 @@ from .training import MODEL_LABELS, STUDENT_KINDS, require_complete
 
 def evaluate_split(run: Path, data: str | Path, split: str) -> Score:
     """The greedy score of a run on `split` (`crkd evaluate`), reused while newer than the run."""
-    path = EvalRecord.path(run, split, "greedy")
-    if not path.is_file() or path.stat().st_mtime < RunDir(run).metrics_path.stat().st_mtime:
-        cfg = EvalConfig(run=Path(run), data=Path(data), split=split, allow_oov=True)
-        return evaluate_run(cfg).score
-    return EvalRecord.read(run, split).score
+    return score_split(run, data, split)
 
 
 def wer_table(runs: dict[str, Path], data: str | Path, splits=("dev", "test")):
@@ -59,14 +55,6 @@ def signworld_floor(data: str | Path) -> dict[str, float]:
     if not (root / METADATA_FILE).is_file():
         return {}
     return read_metadata(root).get("handshape_blind_floor", {})
-
-
-def predictions(run: Path, split: str) -> tuple[list[list[str]], list[list[str]], list[str]]:
-    """(references, hypotheses, ids) from the CTM/STM files that `crkd evaluate` wrote."""
-    refs = read_stm(Path(run) / f"ref-{split}.stm")
-    hyps = read_ctm(Path(run) / f"hyp-{split}-greedy.ctm")
-    ids = sorted(refs)
-    return [refs[i] for i in ids], [hyps.get(i, []) for i in ids], ids
 
 
 def confusions(run: Path, data: str | Path, split: str = "test", k: int = 15):
