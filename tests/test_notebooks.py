@@ -250,9 +250,13 @@ def test_training_runs_are_complete_and_reused(smoke_study):
         assert m["teacher_cache_misses"] == 0, point.name
         assert m["teacher_cache_hits"] == crkd["teacher_cache_misses"], point.name
     assert not (root / "study" / "teacher-cache").exists()  # removed once the study is done
-    # LRINet without KD trained beside the teacher (--jobs 2), and 02 reused it
+    # LRINet without KD trained beside the teacher (--jobs 2), the KD runs of 02 and 03 in one
+    # queue after it (CRKD first, filling the cache), and the notebooks reused them all
     extra = read_json(root / "study" / "study.json")["provenance"]["extra"]
-    assert extra["LRINet without KD, trained beside the teacher"] == "done: s16-none-e1-seed0"
+    assert extra["LRINet runs trained ahead of 02 and 03"] == (
+        "done: s16-none-e1-seed0, s16-both-e1-seed0, s16-both-recover-e1-seed0, "
+        "s16-both-a10-b5-e1-seed0"
+    )
     assert (
         read_json(root / "study" / "runs" / "nokd-s16-e1-seed0" / "metrics.json")["teacher_run"]
         == ""

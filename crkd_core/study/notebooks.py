@@ -30,17 +30,18 @@ def run_notebooks(
     out: Path,
     extra: dict[str, dict],
     timeout: int | None,
-    before: dict[str, Callable[[], None]] | None = None,
+    before: dict[str, Callable[[dict[str, PageStatus]], None]] | None = None,
 ) -> list[PageStatus]:
     """Execute the notebooks in order; one whose prerequisites failed is skipped.
 
-    `params` go to every notebook, `extra[name]` to that notebook only; `before[name]()` is
-    called before that notebook runs (or is skipped).
+    `params` go to every notebook, `extra[name]` to that notebook only; `before[name](statuses)`
+    is called, with the statuses of the notebooks so far, before that notebook runs (or is
+    skipped).
     """
     statuses: dict[str, PageStatus] = {}
     for name in NOTEBOOKS:
         if before and name in before:
-            before[name]()
+            before[name](statuses)
         if name not in names:
             statuses[name] = PageStatus(name, "not run", error="not selected (--only)")
             continue

@@ -14,8 +14,9 @@ overwritten by a smaller one without `replace_larger=True`.
 from __future__ import annotations
 
 import shutil
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,10 +26,10 @@ from ..experiment import RunDir, git_commit
 from ..io import read_json
 from ..teacher_cache import SUFFIX as TEACHER_CACHE_SUFFIX
 from .configs import AblationConfig, DistillConfig
-from .grid import PointStatus, grid_points, run_point
-from .notebooks import run_notebooks, selected
+from .grid import PointStatus, grid_points, run_point, sweep_points
+from .notebooks import failed, run_notebooks, selected
 from .paths import REPO_ROOT, GridPoint, StudyPaths, display_path
-from .profiles import STUDY_PROFILES
+from .profiles import KD_SETTINGS, STUDY_PROFILES
 from .report import PageStatus, Provenance, compile_report
 from .tables import signworld_floor
 from .training import ensure_data
@@ -104,10 +105,10 @@ def run_study(opts: StudyOptions) -> StudyResult:
     params = {"profile": opts.profile, "data": str(data), "study_dir": str(out)}
     extra = {name: {"jobs": opts.jobs} for name in ("02_distill_student", "03_resolution_ablation")}
     names = selected(opts.only)
-    early = AloneRuns.start(params, opts.jobs, names)
-    if early.points:  # the teacher gets one core; the no-KD students the others
+    early = StudentRuns.start(params, opts.jobs, names)
+    if early.alone is not None:  # the teacher gets one core; the no-KD students the others
         extra["01_train_teacher"] = {"threads": 1}
-    before = {"02_distill_student": early.wait}
+    before = {"02_distill_student": early.before_02, "03_resolution_ablation": early.before_03}
     statuses = run_notebooks(names, params, out, extra, opts.timeout, before)
     early.wait()
     done = not any(s.status in ("failed", "skipped") for s in statuses)
@@ -117,50 +118,144 @@ def run_study(opts: StudyOptions) -> StudyResult:
     prov.extra["live demo"] = demo
     prov.extra["teacher cache"] = cache
     if early.points:
-        prov.extra["LRINet without KD, trained beside the teacher"] = early.summary()
+        prov.extra["LRINet runs trained ahead of 02 and 03"] = early.summary()
     index = compile_report(out, opts.reports_dir(), statuses, prov)
     return StudyResult(statuses, index, time.perf_counter() - t0)
 
 
-class AloneRuns:
-    """The runs of LRINet without KD (02's and the grid's), which need no teacher: with
-    `--jobs` N > 1 they train on N - 1 cores while 01 trains the teacher on one (a 1-thread
-    teacher measured as fast as a 2-thread one here). 02 waits for them, then reuses them; one
-    that failed is trained again there, which reports its error."""
+class StudentRuns:
+    """LRINet's runs of 02 and 03, trained ahead of their notebooks so that no core idles.
 
-    def __init__(self, cfg: AblationConfig | None, points: list[GridPoint], jobs: int):
-        self.points = points
-        self.pool = ThreadPoolExecutor(max_workers=max(1, jobs - 1)) if points else None
-        self.futures = [self.pool.submit(run_point, cfg, p, 1) for p in points] if points else []
-        self.statuses: list[PointStatus] | None = None
+    With `--jobs` N > 1:
+    - the runs without KD (02's and the grid's) need no teacher: they train on N - 1 cores
+      while 01 trains the teacher on one (a 1-thread teacher measured as fast as a 2-thread
+      one here);
+    - once 01 has succeeded, every KD run of 02 and 03 (headline, grid, sweep) trains on N
+      cores in one queue, 02's first, so that each seed's first run fills the teacher cache
+      for the others. 02 waits for its own runs only, 03 for the rest.
+    The notebooks then reuse the runs; one that failed is trained again there, which reports
+    its error.
+    """
+
+    def __init__(self, cfg: AblationConfig | None, alone, headline, rest, jobs: int):
+        self.cfg, self.jobs = cfg, jobs
+        self.headline, self.rest = headline, rest
+        self.alone = Batch(cfg, alone, max(1, jobs - 1)) if alone else None
+        self.kd: Batch | None = None
 
     @classmethod
-    def start(cls, params: dict, jobs: int, names: list[str]) -> AloneRuns:
+    def start(cls, params: dict, jobs: int, names: list[str]) -> StudentRuns:
         wanted = {"02_distill_student", "03_resolution_ablation"} & set(names)
-        if jobs < 2 or "01_train_teacher" not in names or not wanted:
-            return cls(None, [], jobs)
+        if jobs < 2 or not wanted:
+            return cls(None, [], [], [], jobs)
         base = {**params, "interactive": False, "jobs": jobs}
         cfg = AblationConfig.build(**base)
-        points = []
+        ours: list[GridPoint] = []  # 02's runs: CRKD first, for the teacher cache
         if "02_distill_student" in names:
             d = DistillConfig.build(**base)
-            points += [GridPoint(d.student_size, "none", d.epochs, seed) for seed in d.seeds]
-        if "03_resolution_ablation" in names:
-            points += [p for p in grid_points(cfg) if p.setting == "none"]
-        unique = {cfg.paths.point(p): p for p in points}  # 02's runs are the grid's
-        return cls(cfg, list(unique.values()), jobs)
+            ours = [
+                GridPoint(d.student_size, k, d.epochs, s) for k in ("both", "none") for s in d.seeds
+            ]
+        theirs = grid_points(cfg) + sweep_points(cfg) if "03_resolution_ablation" in names else []
+        unique = list({cfg.paths.point(p): p for p in ours + theirs}.values())  # 02's: grid's
+        alone = [p for p in unique if p.setting == "none"] if "01_train_teacher" in names else []
+        headline = [p for p in unique if p in ours and p not in alone]
+        rest = [p for p in unique if p not in ours and p not in alone]
+        return cls(cfg, alone, headline, rest, jobs)
+
+    @property
+    def points(self) -> list[GridPoint]:
+        return (self.alone.points if self.alone else []) + self.headline + self.rest
+
+    def before_02(self, statuses: dict) -> None:
+        """The runs without KD done; the KD queue started once the teacher is there."""
+        if self.alone is not None:
+            self.alone.wait()
+        teacher = statuses.get("01_train_teacher")
+        if self.kd is None and (self.headline or self.rest) and not failed(teacher):
+            self.kd = Batch(self.cfg, self.headline + self.rest, self.jobs)
+        if self.kd is not None:
+            self.kd.wait(len(self.headline))
+
+    def before_03(self, statuses: dict) -> None:
+        self.before_02(statuses)
+        if self.kd is not None:
+            self.kd.wait()
 
     def wait(self) -> None:
-        if self.pool is not None and self.statuses is None:
-            self.statuses = [f.result() for f in self.futures]
-            self.pool.shutdown()
+        for batch in (self.alone, self.kd):
+            if batch is not None:
+                batch.wait()
 
     def summary(self) -> str:
         self.wait()
-        by = {}
-        for s in self.statuses or []:
-            by.setdefault(s.status, []).append(s.point.name)
+        by: dict[str, list[str]] = {}
+        for batch in (self.alone, self.kd):
+            for st in batch.statuses if batch else []:
+                by.setdefault(st.status, []).append(st.point.name)
         return "; ".join(f"{k}: {', '.join(v)}" for k, v in by.items())
+
+
+class Batch:
+    """Grid points trained in the background, at most `workers` 1-thread processes at a time,
+    in order, except that a KD point waits until one run of its seed has finished (the one
+    that fills the seed's teacher cache), so that no two runs compute the same teacher outputs.
+    `wait(n)` returns once the first n points are done, `wait()` once all are."""
+
+    def __init__(self, cfg: AblationConfig | None, points: list[GridPoint], workers: int):
+        self.cfg, self.points, self.workers = cfg, points, workers
+        self.done = {p: Future() for p in points}
+        self.statuses: list[PointStatus] | None = None
+        self.manager = threading.Thread(target=self._schedule, daemon=True)
+        self.manager.start()
+
+    def _schedule(self) -> None:
+        try:
+            self._run_all()
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiter, not swallowed
+            for f in self.done.values():
+                if not f.done():
+                    f.set_exception(exc)
+
+    def _run_all(self) -> None:
+        pending, running = list(self.points), {}
+        claimed: set[int] = set()  # seeds whose first KD run has started
+        filled: set[int] = set()  # seeds whose first KD run has finished
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            while pending or running:
+                while len(running) < self.workers:
+                    p = next((q for q in pending if self._ready(q, claimed, filled)), None)
+                    if p is None:
+                        break
+                    pending.remove(p)
+                    if self._kd(p):
+                        claimed.add(p.seed)
+                    running[pool.submit(run_point, self.cfg, p, 1)] = p
+                if not running:  # every claimed seed has finished, so this cannot happen
+                    raise RuntimeError(f"grid points left unscheduled: {pending}")
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    p = running.pop(f)
+                    if self._kd(p):
+                        filled.add(p.seed)
+                    if f.exception() is None:
+                        self.done[p].set_result(f.result())
+                    else:
+                        self.done[p].set_exception(f.exception())
+
+    @staticmethod
+    def _kd(p: GridPoint) -> bool:
+        return KD_SETTINGS[p.setting].kd != "none"
+
+    def _ready(self, p: GridPoint, claimed: set[int], filled: set[int]) -> bool:
+        return not self._kd(p) or p.seed in filled or p.seed not in claimed
+
+    def wait(self, n: int | None = None) -> None:
+        for p in self.points[:n]:
+            self.done[p].result()
+        if n is None and self.statuses is None:
+            self.manager.join()
+            self.statuses = [self.done[p].result() for p in self.points]
 
 
 def drop_teacher_cache(folder: Path) -> str:
