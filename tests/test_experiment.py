@@ -143,7 +143,7 @@ def test_lrinet_without_kd_trains_without_a_teacher(runs, capsys):
 def test_lrinet_takes_the_presets_student_learning_rate(runs):
     root, data, teacher, _ = runs
     cfg = StudentRunConfig(data=data, teacher=teacher, out=root / "s")
-    assert cfg.train_config().lr == cfg.preset_spec.student_lr == 3e-3
+    assert cfg.train_config().lr == cfg.preset_spec.student_lr == 6e-3
     assert TeacherRunConfig(data=data, out=root / "t").train_config().lr == 1e-3
     lr = StudentRunConfig(data=data, teacher=teacher, out=root / "s", lr=5e-4).train_config().lr
     assert lr == 5e-4
