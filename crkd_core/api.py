@@ -19,6 +19,7 @@ work, as on the command line), runs the same experiment code, and returns the ru
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from .errors import ConfigError
 from .experiment import (
     EvalConfig,
     EvalRecord,
+    RunConfig,
     RunRecord,
     StudentRunConfig,
     TeacherRunConfig,
@@ -47,22 +49,22 @@ def synth(out, profile: str = "default", seed: int = 0, **options: Any) -> dict:
     return read_metadata(out)
 
 
-def _reuse(out, reuse: bool, resume: bool) -> tuple[RunRecord | None, bool]:
-    """With `reuse`, a complete run is returned as it is and a partial one is resumed."""
+def _reuse(cfg: RunConfig, reuse: bool) -> tuple[RunRecord | None, RunConfig]:
+    """With `reuse`, a complete run made with the same settings is returned as it is (one made
+    with others is refused) and a partial one is resumed."""
     if not reuse:
-        return None, resume
-    done, partial = reuse_or_resume(out)
-    return done, resume or partial
+        return None, cfg
+    done, partial = reuse_or_resume(cfg.out, cfg)
+    return done, replace(cfg, resume=True) if partial and not cfg.resume else cfg
 
 
 def train_teacher(
     data, out, on_epoch: EpochHook | None = None, reuse: bool = False, **options: Any
 ) -> RunRecord:
     """Train a teacher; `on_epoch(row)` is called after each epoch (for live plots)."""
-    done, resume = _reuse(out, reuse, options.pop("resume", False))
+    done, cfg = _reuse(TeacherRunConfig(data=data, out=out, **options), reuse)
     if done:
         return done
-    cfg = TeacherRunConfig(data=data, out=out, resume=resume, **options)
     return _train_teacher(cfg, on_epoch, command=f"crkd_core.api.{cfg.as_call('train_teacher')}")
 
 
@@ -77,10 +79,9 @@ def distill(
     """Train LRINet from a teacher run (see `crkd distill`); `kd="none"` needs no teacher."""
     if out is None:
         raise ConfigError("distill: out (the run folder to create) is required")
-    done, resume = _reuse(out, reuse, options.pop("resume", False))
+    done, cfg = _reuse(StudentRunConfig(data=data, teacher=teacher, out=out, **options), reuse)
     if done:
         return done
-    cfg = StudentRunConfig(data=data, teacher=teacher, out=out, resume=resume, **options)
     return _distill(cfg, on_epoch, command=f"crkd_core.api.{cfg.as_call('distill')}")
 
 

@@ -20,11 +20,13 @@ from crkd_core.distributed import DistEnv
 from crkd_core.errors import CheckpointError, ConfigError, FileFormatError
 from crkd_core.experiment import (
     EvalConfig,
+    RunDir,
     RunRecord,
     Score,
     StudentRunConfig,
     TeacherRunConfig,
 )
+from crkd_core.experiment.train import stale_settings
 from crkd_core.io import read_json
 from crkd_core.models import build_teacher
 from crkd_core.tasks import CTCTask
@@ -173,8 +175,27 @@ def test_reuse_of_a_partial_run_resumes_it(runs, tmp_path):
         data=data, out=partial, epochs=1, reuse=True, resume=True, cache_dir=root / "cache"
     )
     assert isinstance(record, RunRecord) and RunRecord.read(partial) == record
-    kept = api.train_teacher(data=data, out=teacher, reuse=True)
+    kept = api.train_teacher(data=data, out=teacher, epochs=1, reuse=True)
     assert kept == RunRecord.read(teacher)
+
+
+def test_reuse_refuses_a_finished_run_made_with_other_settings(runs):
+    """A study rerun after a preset default changed used to report the old runs as new."""
+    _, data, teacher, student = runs
+    before = (teacher / "metrics.json").read_bytes()
+    with pytest.raises(ConfigError, match=r"other settings \(train.lr: was 0.001, now 0.01\)"):
+        api.train_teacher(data=data, out=teacher, epochs=1, lr=0.01, reuse=True)
+    with pytest.raises(ConfigError, match="train.epochs: was 1, now 20"):
+        api.train_teacher(data=data, out=teacher, reuse=True)  # the preset's 20 epochs
+    assert (teacher / "metrics.json").read_bytes() == before
+    same = StudentRunConfig(data=data, teacher=teacher, out=student, epochs=1)
+    assert stale_settings(RunDir(student), same) == []
+    other = StudentRunConfig(data=data, teacher=teacher, out=student, epochs=1, beta=1.0)
+    assert stale_settings(RunDir(student), other) == ["beta: was 5.0, now 1.0"]
+    logit_free = StudentRunConfig(
+        data=data, teacher=teacher, out=student, epochs=1, kd="feature", beta=1.0
+    )  # beta weighs nothing without logit KD: only the KD mode differs
+    assert stale_settings(RunDir(student), logit_free) == ["kd: was 'both', now 'feature'"]
 
 
 def test_command_txt_records_the_real_call(runs):

@@ -90,8 +90,8 @@ class RunDir:
         atomic_write_text(self.path / "command.txt", command + "\n")
 
     def _check_same_config(self, config: dict) -> None:
-        old = _flatten(read_json(self.config_path))
-        new = _flatten(json.loads(json.dumps(config)))  # tuples -> lists, as stored
+        old = flatten(read_json(self.config_path))
+        new = flatten(json.loads(json.dumps(config)))  # tuples -> lists, as stored
         changed = sorted(
             k
             for k in old.keys() | new.keys()
@@ -129,11 +129,11 @@ def _same(key: str, a, b) -> bool:
     return a == b
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
+def flatten(d: dict, prefix: str = "") -> dict:
     out = {}
     for k, v in d.items():
         if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
+            out.update(flatten(v, f"{prefix}{k}."))
         else:
             out[f"{prefix}{k}"] = v
     return out

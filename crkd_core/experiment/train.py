@@ -26,14 +26,15 @@ from ..data.dataset import SLRDataset
 from ..data.transforms import ViewSpec
 from ..data.vocab import Vocab
 from ..distributed import DistEnv, barrier, init_distributed, shutdown
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
+from ..io import read_json
 from ..models.presets import Preset, build_student, build_teacher
 from ..models.pretrained import load_resnet18_trunk
 from ..pipeline import build_vocab, check_ctc_lengths, load_split, make_loader, open_layout
-from ..tasks import CTCTask, Distiller
+from ..tasks import CTCTask, Distiller, kd_terms
 from ..trainer import Trainer, TrainState
 from .config import RunConfig, StudentRunConfig, TeacherRunConfig
-from .folder import RunDir
+from .folder import RunDir, flatten
 from .record import DistillInfo, RunRecord, Score
 
 EpochHook = Callable[[dict], None]
@@ -76,13 +77,44 @@ def distill(
     return fit_and_test(cfg, student_job(cfg), on_epoch, command or cfg.as_call("distill"))
 
 
-def reuse_or_resume(out: str | Path) -> tuple[RunRecord | None, bool]:
+def reuse_or_resume(out: str | Path, cfg: RunConfig | None = None) -> tuple[RunRecord | None, bool]:
     """For re-runnable callers (the study, the API's `reuse`): the record of a complete run in
-    `out` (kept as it is), else whether a partial run there should be resumed."""
+    `out` (kept as it is), else whether a partial run there should be resumed.
+
+    With `cfg`, the run that `cfg` would make: a complete run made with other settings (a
+    preset's learning rate or KD weight changed since) is refused, not passed off as this one.
+    """
     run = RunDir(out)
     if run.is_complete():
+        if cfg is not None and (stale := stale_settings(run, cfg)):
+            raise ConfigError(
+                f"{run.path}: a finished run made with other settings ({'; '.join(stale)}); "
+                "remove it to train it again, or choose another folder"
+            )
         return RunRecord.read(run.path), False
     return None, run.config_path.is_file()
+
+
+# What may differ between a finished run and a call that reuses it: where and how it ran
+# (the per-process batch follows the number of processes), not what it learned.
+_REUSE_FREE = {"device", "threads", "num_workers", "world_size", "batch_size", "grad_accum"}
+
+
+def stale_settings(run: RunDir, cfg: RunConfig) -> list[str]:
+    """The settings of `run`'s config.json that `cfg` asks otherwise, as "key: was X, now Y"."""
+    old = flatten(read_json(run.config_path))
+    want = {f"train.{k}": v for k, v in asdict(cfg.train_config()).items() if k not in _REUSE_FREE}
+    want |= {"preset": cfg.preset, "seed": cfg.seed}
+    if isinstance(cfg, StudentRunConfig):
+        alpha, beta, temperature = cfg.kd_weights()
+        size = cfg.student_size or cfg.preset_spec.student_size
+        want |= {"kd": cfg.kd, "feature_kd": cfg.feature_kd, "view.student_size": size}
+        # a weight counts only where its term is used
+        used = dict(zip(("alpha", "beta"), kd_terms(cfg.kd, 1.0, 1.0), strict=True))
+        want |= {k: v for k, v in (("alpha", alpha), ("beta", beta)) if used[k]}
+        if used["beta"]:
+            want["temperature"] = temperature
+    return [f"{k}: was {old.get(k)!r}, now {v!r}" for k, v in want.items() if old.get(k) != v]
 
 
 def teacher_job(cfg: TeacherRunConfig) -> Job:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from ..data.signworld import generate_signworld
@@ -44,19 +45,19 @@ def train_teachers(cfg: TeacherConfig, on_epoch: EpochHook | None = None) -> dic
     runs = {}
     for seed in cfg.seeds:
         name, out = f"teacher seed {seed}", cfg.teacher_run(seed)
-        done, resume = reuse_or_resume(out)
+        run = TeacherRunConfig(
+            data=cfg.data,
+            allow_oov=True,  # real data: dev/test glosses unseen in train count as errors
+            out=out,
+            epochs=cfg.epochs,
+            patience=cfg.plan.teacher_patience,
+            seed=seed,
+            preset=cfg.plan.preset,
+            threads=cfg.threads or None,
+        )
+        done, resume = reuse_or_resume(out, run)  # one made with other settings is refused
         if not done:
-            run = TeacherRunConfig(
-                data=cfg.data,
-                allow_oov=True,  # real data: dev/test glosses unseen in train count as errors
-                out=out,
-                resume=resume,
-                epochs=cfg.epochs,
-                patience=cfg.plan.teacher_patience,
-                seed=seed,
-                preset=cfg.plan.preset,
-                threads=cfg.threads or None,
-            )
+            run = replace(run, resume=resume)
             train_teacher(run, _hook(on_epoch, name), command=study_call(cfg, run))
         runs[name] = out
     return runs
@@ -80,22 +81,22 @@ def train_students(cfg: DistillConfig, on_epoch: EpochHook | None = None) -> dic
         teacher = require_complete(cfg.teacher_run(seed), "teacher")
         for kind, s in STUDENT_KINDS.items():
             name, out = f"{MODEL_LABELS[kind]} seed {seed}", cfg.student_run(kind, seed)
-            done, resume = reuse_or_resume(out)
+            run = StudentRunConfig(
+                data=cfg.data,
+                allow_oov=True,
+                teacher=None if s.kd == "none" else teacher,
+                out=out,
+                kd=s.kd,
+                feature_kd=s.feature_kd,
+                student_size=cfg.student_size,
+                epochs=cfg.epochs,
+                seed=seed,
+                preset=cfg.plan.preset,
+                teacher_cache=cfg.paths.teacher_cache,
+            )
+            done, resume = reuse_or_resume(out, run)
             if not done:
-                run = StudentRunConfig(
-                    data=cfg.data,
-                    allow_oov=True,
-                    teacher=None if s.kd == "none" else teacher,
-                    out=out,
-                    resume=resume,
-                    kd=s.kd,
-                    feature_kd=s.feature_kd,
-                    student_size=cfg.student_size,
-                    epochs=cfg.epochs,
-                    seed=seed,
-                    preset=cfg.plan.preset,
-                    teacher_cache=cfg.paths.teacher_cache,
-                )
+                run = replace(run, resume=resume)
                 distill(run, _hook(on_epoch, name), command=study_call(cfg, run))
             runs[name] = out
     return runs
