@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..experiment.compare import SPLITS, CompareConfig, compare_runs
 from ..stats import CONFIDENCE, N_RESAMPLES
-from ._args import at_least, non_negative_float
+from ._args import at_least, config_from_args, non_negative_float
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,11 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = CompareConfig(
-        a=tuple(args.a), b=tuple(args.b), data=args.data, split=args.split,
-        name_a=args.name_a, name_b=args.name_b, margin=args.margin,
-        resamples=args.resamples, confidence=args.confidence, json=args.json,
-    )  # fmt: skip
+    cfg = config_from_args(CompareConfig, args)
     out = compare_runs(cfg)
     for side in ("a", "b"):
         s = out[f"seeds_summary_{side}"]

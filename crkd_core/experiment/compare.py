@@ -9,14 +9,13 @@ interval holds zero is a tie.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..io import atomic_write_text, read_json
+from ..io import atomic_write_json, read_json
 from ..scoring.ctm import read_ctm, read_stm
 from ..stats import CONFIDENCE, N_RESAMPLES, SystemErrors, paired_bootstrap, summarize_seeds
 from ..stats import verdict as say
@@ -54,8 +53,8 @@ def score_split(run: Path, data: str | Path, split: str) -> Score:
 
 def predictions(run: Path, split: str) -> tuple[list[list[str]], list[list[str]], list[str]]:
     """(references, hypotheses, ids) from the CTM/STM files that `evaluate_run` wrote."""
-    refs = read_stm(Path(run) / f"ref-{split}.stm")
-    hyps = read_ctm(Path(run) / f"hyp-{split}-greedy.ctm")
+    _, ctm, stm = eval_files(Path(run), split)
+    refs, hyps = read_stm(stm), read_ctm(ctm)
     ids = sorted(refs)
     return [refs[i] for i in ids], [hyps.get(i, []) for i in ids], ids
 
@@ -121,9 +120,8 @@ class CompareConfig(_Checked):
             if isinstance(runs, (str, Path)) or not all(isinstance(r, (str, Path)) for r in runs):
                 raise ConfigError(f"system {side.upper()} must be a list of run folders")
             object.__setattr__(self, side, tuple(Path(r).expanduser() for r in runs))
-        for name in ("data", "json"):
-            if isinstance(getattr(self, name), str):
-                object.__setattr__(self, name, Path(getattr(self, name)).expanduser())
+        if isinstance(self.json, str):  # `data` is one of _Checked's paths
+            object.__setattr__(self, "json", Path(self.json).expanduser())
         super().__post_init__()
 
     def validate(self) -> None:
@@ -184,5 +182,5 @@ def compare_runs(cfg: CompareConfig) -> dict[str, Any]:
         **compare_systems(a, b, cfg.margin, cfg.resamples, cfg.confidence),
     }
     if cfg.json is not None:
-        atomic_write_text(cfg.json, json.dumps(out, indent=2, sort_keys=True) + "\n")
+        atomic_write_json(cfg.json, out)
     return out

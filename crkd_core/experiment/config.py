@@ -221,6 +221,11 @@ class StudentRunConfig(RunConfig):
         p = self.preset_spec
         return p.lr if p.student_lr is None else p.student_lr
 
+    @property
+    def input_size(self) -> int:
+        """LRINet's input size in px: --student-size, or the preset's."""
+        return self.student_size or self.preset_spec.student_size
+
     def kd_weights(self) -> tuple[float, float, float]:
         """alpha, beta and T, with the preset's values for those left unset."""
         p = self.preset_spec

@@ -107,8 +107,7 @@ def stale_settings(run: RunDir, cfg: RunConfig) -> list[str]:
     want |= {"preset": cfg.preset, "seed": cfg.seed}
     if isinstance(cfg, StudentRunConfig):
         alpha, beta, temperature = cfg.kd_weights()
-        size = cfg.student_size or cfg.preset_spec.student_size
-        want |= {"kd": cfg.kd, "feature_kd": cfg.feature_kd, "view.student_size": size}
+        want |= {"kd": cfg.kd, "feature_kd": cfg.feature_kd, "view.student_size": cfg.input_size}
         # a weight counts only where its term is used
         used = dict(zip(("alpha", "beta"), kd_terms(cfg.kd, 1.0, 1.0), strict=True))
         want |= {k: v for k, v in (("alpha", alpha), ("beta", beta)) if used[k]}
@@ -140,7 +139,7 @@ def teacher_view(preset: Preset, layout: DatasetLayout) -> ViewSpec:
 
 
 def student_job(cfg: StudentRunConfig) -> Job:
-    size = cfg.student_size or cfg.preset_spec.student_size
+    size = cfg.input_size
     layout = open_layout(cfg.data_config())
     if cfg.teacher is None:  # --kd none alone: the vocabulary and views a teacher would have
         teacher, vocab, tview = None, build_vocab(layout), teacher_view(cfg.preset_spec, layout)

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..experiment import RunDir, RunRecord, StudentRunConfig
-from ..experiment.train import stale_settings
+from ..experiment import RunDir, RunRecord, StudentRunConfig, reuse_or_resume
 from ..io import atomic_write_json
 from ..tasks import kd_terms
 from .configs import AblationConfig, parse_shard
@@ -78,15 +77,12 @@ def point_config(cfg: AblationConfig, p: GridPoint, threads: int) -> StudentRunC
 
 def run_point(cfg: AblationConfig, p: GridPoint, threads: int) -> PointStatus:
     """Run one grid point in its own process; output goes to the point's log file."""
-    run = RunDir(cfg.paths.point(p))
-    if run.is_complete():
-        try:
-            stale = stale_settings(run, point_config(cfg, p, threads))
-        except ConfigError as exc:  # e.g. its teacher run is gone
+    out = cfg.paths.point(p)
+    if RunDir(out).is_complete():
+        try:  # refused when made with other settings (a preset default changed since)
+            reuse_or_resume(out, point_config(cfg, p, threads))
+        except ConfigError as exc:  # that, or its teacher run is gone
             return PointStatus(p, "failed", error=str(exc))
-        if stale:  # a preset default changed since: not the run this point asks for
-            why = f"{run.path} is a finished run made with other settings: {'; '.join(stale)}"
-            return PointStatus(p, "failed", error=f"{why}; remove it to train it again")
         return PointStatus(p, "reused")
     needs_teacher = KD_SETTINGS[p.setting].kd != "none"
     if needs_teacher and not RunDir(cfg.teacher_run(p.seed)).is_complete():

@@ -7,8 +7,9 @@ from pathlib import Path
 from ..checkpoint import load_model
 from ..cost import profile_side_by_side
 from ..data.synthetic import METADATA_FILE, read_metadata
-from ..experiment import RunRecord, Score
-from ..experiment.compare import predictions, score_split
+from ..experiment import RunRecord
+from ..experiment.compare import predictions
+from ..experiment.compare import score_split as evaluate_split  # the study's name for it
 from ..explain import confusions as confusion_table
 from ..stats import summarize_seeds
 from ..trainer import TrainConfig
@@ -17,11 +18,6 @@ from .explore import gloss_groups
 from .paths import resolve_path
 from .profiles import StudyProfile
 from .training import MODEL_LABELS, STUDENT_KINDS, require_complete
-
-
-def evaluate_split(run: Path, data: str | Path, split: str) -> Score:
-    """The greedy score of a run on `split` (`crkd evaluate`), reused while newer than the run."""
-    return score_split(run, data, split)
 
 
 def wer_table(runs: dict[str, Path], data: str | Path, splits=("dev", "test")):
