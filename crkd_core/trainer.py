@@ -50,9 +50,28 @@ class TrainConfig:
     beam_width: int = 10
     seed: int = 0
     # Stop once `patience` epochs in a row bring no new best dev WER that is at least
-    # `min_delta` points below the best so far (None: run all `epochs`).
+    # `min_delta` points below the best so far (None: run all `epochs`), but never before
+    # `min_epochs` epochs: a model can sit on a plateau before it breaks through.
     patience: int | None = None
     min_delta: float = 0.5
+    min_epochs: int = 0
+
+
+def plateau_epoch(dev_wers: list[float], cfg: TrainConfig) -> int | None:
+    """The epoch after which `cfg`'s plateau rule stops a run with these dev WERs (one per
+    epoch, from epoch 1), or None if it runs them all: `cfg.patience` epochs in a row without
+    a dev WER `cfg.min_delta` points below the best, once `cfg.min_epochs` have run."""
+    if cfg.patience is None:
+        return None
+    best, since = math.inf, 0
+    for epoch, wer in enumerate(dev_wers, start=1):
+        if wer <= best - cfg.min_delta:
+            best, since = wer, 0
+        else:
+            since += 1
+        if since >= cfg.patience and epoch >= cfg.min_epochs:
+            return epoch
+    return None
 
 
 @dataclass
@@ -231,14 +250,7 @@ class Trainer:
         if self.cfg.patience is None or not self.state.history:
             return False
         wers = [row.get("dev_wer", math.inf) for row in self.state.history]
-        best = math.inf
-        since = 0
-        for w in wers:
-            if w <= best - self.cfg.min_delta:
-                best, since = w, 0
-            else:
-                since += 1
-        return since >= self.cfg.patience
+        return plateau_epoch(wers, self.cfg) is not None
 
     # -- checkpoints ----------------------------------------------------------------------
     def save_epoch(self, row: dict) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ from crkd_core.experiment.train import stale_settings
 from crkd_core.io import read_json
 from crkd_core.models import build_teacher
 from crkd_core.tasks import CTCTask
-from crkd_core.trainer import TrainConfig, Trainer
+from crkd_core.trainer import TrainConfig, Trainer, plateau_epoch
 
 from .helpers import write_phoenix
 
@@ -94,6 +95,7 @@ CLI_BAD = [
     ["train-teacher", "--lr", "-0.1"],
     ["train-teacher", "--batch-size", "0"],
     ["train-teacher", "--grad-accum", "0"],
+    ["train-teacher", "--min-epochs", "0"],
     ["train-teacher", "--beam-width", "0"],
     ["train-teacher", "--threads", "-1"],
     ["distill", "--teacher", "T", "--student-size", "0"],
@@ -114,6 +116,19 @@ def test_cli_refuses_bad_numbers_at_parse_time(tmp_path, capsys, argv):
     err = capsys.readouterr().err
     assert f"argument {rest[-2]}" in err and "Traceback" not in err
     assert not (tmp_path / "run").exists()
+
+
+MIN_EPOCHS_BAD = [
+    ({"min_epochs": 5}, "--min-epochs needs --patience"),
+    ({"min_epochs": 5, "patience": 3, "epochs": 4}, r"--min-epochs \(5\) must not exceed"),
+]
+
+
+@pytest.mark.parametrize("kwargs, message", MIN_EPOCHS_BAD, ids=["no patience", "past epochs"])
+def test_min_epochs_is_refused_where_it_means_nothing(tmp_path, kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        TeacherRunConfig(data=tmp_path, out=tmp_path / "r", **kwargs)
+    assert not (tmp_path / "r").exists()
 
 
 def test_preset_defaults_are_resolved_in_one_place(tmp_path):
@@ -196,6 +211,26 @@ def test_reuse_refuses_a_finished_run_made_with_other_settings(runs):
         data=data, teacher=teacher, out=student, epochs=1, kd="feature", beta=1.0
     )  # beta weighs nothing without logit KD: only the KD mode differs
     assert stale_settings(RunDir(student), logit_free) == ["kd: was 'both', now 'feature'"]
+
+
+def test_a_setting_added_later_counts_at_its_default_when_reusing(runs):
+    """Runs made before `--min-epochs` existed have no `train.min_epochs`: they ran with 0."""
+    _, data, teacher, _ = runs
+    config = teacher / "config.json"
+    saved = config.read_bytes()
+    try:
+        old = json.loads(saved)
+        del old["train"]["min_epochs"]
+        config.write_text(json.dumps(old))
+        same = TeacherRunConfig(data=data, out=teacher, epochs=1)
+        assert stale_settings(RunDir(teacher), same) == []
+        later = TeacherRunConfig(data=data, out=teacher, epochs=1, patience=1, min_epochs=1)
+        assert stale_settings(RunDir(teacher), later) == [
+            "train.patience: was None, now 1",
+            "train.min_epochs: was 0, now 1",
+        ]
+    finally:
+        config.write_bytes(saved)
 
 
 def test_command_txt_records_the_real_call(runs):
@@ -316,20 +351,33 @@ def test_cost_counting_keeps_the_model_mode_and_device():
 
 
 @pytest.mark.parametrize(
-    "wers, patience, stop",
+    "wers, patience, min_epochs, stop",
     [
-        ([50, 40, 39.8, 39.9], 2, True),  # 39.8 is within min_delta (0.5) of 40: no progress
-        ([50, 40, 39.0, 39.9], 2, False),
-        ([50, 40, 41, 42, 43], 3, True),
-        ([50, 40, 41, 42, 43], None, False),
+        ([50, 40, 39.8, 39.9], 2, 0, True),  # 39.8 is within min_delta (0.5) of 40: no progress
+        ([50, 40, 39.0, 39.9], 2, 0, False),
+        ([50, 40, 41, 42, 43], 3, 0, True),
+        ([50, 40, 41, 42, 43], None, 0, False),
+        ([50, 40, 41, 42, 43], 3, 6, False),  # a plateau before epoch 6 does not stop it
+        ([50, 40, 41, 42, 43, 44], 3, 6, True),  # ... the rule applies from epoch 6 on
+        ([50, 40, 41, 42, 43, 30], 3, 6, False),  # the breakthrough it waited for
     ],
 )
-def test_training_stops_when_dev_wer_plateaus(tmp_path, wers, patience, stop):
+def test_training_stops_when_dev_wer_plateaus(tmp_path, wers, patience, min_epochs, stop):
     task = CTCTask(build_teacher("cpu", 4), "teacher")
-    cfg = TrainConfig(epochs=10, batch_size=1, lr=1e-3, patience=patience)
+    cfg = TrainConfig(epochs=10, batch_size=1, lr=1e-3, patience=patience, min_epochs=min_epochs)
     trainer = Trainer(task, cfg, tmp_path, DistEnv(), {}, Vocab.from_glosses("ABC"), False)
     trainer.state.history = [{"epoch": i + 1, "dev_wer": w} for i, w in enumerate(wers)]
     assert trainer.plateaued() is stop
+
+
+def test_the_plateau_rule_names_the_epoch_it_stops_after():
+    """A replay of the rule on a SignWorld teacher's dev curve (seed 1, 20 epochs, session 4):
+    it sat at 63-67 % for four epochs, then went on to 33 %."""
+    curve = [90.9, 79.5, 78.7, 70.1, 63.4, 66.9, 66.9, 67.3, 50.0, 50.8, 51.6, 48.4]
+    rule = TrainConfig(epochs=20, batch_size=1, lr=1e-3, patience=3)
+    assert plateau_epoch(curve, rule) == 8
+    assert plateau_epoch(curve, replace(rule, min_epochs=12)) is None
+    assert plateau_epoch(curve, replace(rule, patience=None)) is None
 
 
 PROFILE_BAD = [

@@ -306,3 +306,15 @@ def test_plateau_table_says_whether_the_teacher_plateaued(monkeypatch, epochs_ru
     monkeypatch.setattr(tables.RunRecord, "read", staticmethod(lambda run: record))
     table = study.plateau_table({"teacher seed 0": Path("t")}, patience=3)
     assert table.loc[0, "verdict"].startswith(verdict)
+    assert table.loc[0, "rule"] == "3 epochs, 0.5 points"
+    delayed = study.plateau_table({"teacher seed 0": Path("t")}, patience=3, min_epochs=12)
+    assert delayed.loc[0, "rule"] == "3 epochs, 0.5 points, not before epoch 12"
+
+
+def test_a_teachers_run_name_holds_its_stopping_rule(tmp_path):
+    from crkd_core.study.paths import StudyPaths
+
+    paths = StudyPaths(tmp_path)
+    assert paths.teacher(20, 0).name == "teacher-e20-seed0"
+    assert paths.teacher(20, 0, 3).name == "teacher-e20-p3-seed0"
+    assert paths.teacher(20, 1, 3, 12).name == "teacher-e20-p3-min12-seed1"

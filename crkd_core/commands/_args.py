@@ -66,6 +66,14 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="stop once N epochs in a row bring no dev WER at least 0.5 points below the best",
     )
+    p.add_argument(
+        "--min-epochs",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="with --patience: never stop before epoch N (a model can sit on a plateau "
+        "before it breaks through)",
+    )
     p.add_argument("--nan-policy", default="stop", choices=["stop", "skip"])
     p.add_argument("--cache-dir", type=Path, default=None, help="decoded-frame cache")
     p.add_argument("--num-workers", type=non_negative_int, default=0, help="DataLoader workers")

@@ -115,6 +115,7 @@ class RunConfig(_Checked):
     amp: str = "none"
     grad_accum: int = 1
     patience: int | None = None  # stop after this many epochs without a better dev WER
+    min_epochs: int | None = None  # ... but not before this many epochs
     nan_policy: str = "stop"
     cache_dir: Path | None = None
     num_workers: int = 0
@@ -130,6 +131,15 @@ class RunConfig(_Checked):
         check_positive("beam_width", self.beam_width, optional=False)
         check_positive("grad_accum", self.grad_accum, optional=False)
         check_positive("patience", self.patience)
+        check_positive("min_epochs", self.min_epochs)
+        if self.min_epochs is not None:
+            if self.patience is None:
+                raise ConfigError("--min-epochs needs --patience: it delays the plateau rule")
+            epochs = self.train_config().epochs
+            if self.min_epochs > epochs:
+                raise ConfigError(
+                    f"--min-epochs ({self.min_epochs}) must not exceed --epochs ({epochs})"
+                )
         check_non_negative("num_workers", self.num_workers, optional=False)
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise ConfigError(f"--seed must be an integer, got {self.seed!r}")
@@ -153,6 +163,7 @@ class RunConfig(_Checked):
             beam_width=self.beam_width,
             seed=self.seed,
             patience=self.patience,
+            min_epochs=self.min_epochs or 0,
         )
 
     def default_lr(self) -> float:

@@ -116,6 +116,7 @@ _RESUMABLE = {
     "batch_size",
     "grad_accum",
     "patience",
+    "min_epochs",
 }
 
 

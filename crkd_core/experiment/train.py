@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,7 @@ from ..models.presets import Preset, build_student, build_teacher
 from ..models.pretrained import load_resnet18_trunk
 from ..pipeline import build_vocab, check_ctc_lengths, load_split, make_loader, open_layout
 from ..tasks import CTCTask, Distiller, kd_terms
-from ..trainer import Trainer, TrainState
+from ..trainer import TrainConfig, Trainer, TrainState
 from .config import RunConfig, StudentRunConfig, TeacherRunConfig
 from .folder import RunDir, flatten
 from .record import DistillInfo, RunRecord, Score
@@ -113,6 +113,10 @@ def stale_settings(run: RunDir, cfg: RunConfig) -> list[str]:
         want |= {k: v for k, v in (("alpha", alpha), ("beta", beta)) if used[k]}
         if used["beta"]:
             want["temperature"] = temperature
+    # a setting added after the run was made counts at its default, which is what the run did
+    for f in fields(TrainConfig):
+        if f.default is not MISSING:
+            old.setdefault(f"train.{f.name}", f.default)
     return [f"{k}: was {old.get(k)!r}, now {v!r}" for k, v in want.items() if old.get(k) != v]
 
 

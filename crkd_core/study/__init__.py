@@ -5,7 +5,7 @@ A study executes the notebooks 00-05 in order on one dataset, and keeps everythi
 (default `runs/study-<profile>/`):
 
     <study>/data/                           SignWorld, unless `--data` names another root
-    <study>/runs/teacher-e12-seed0/         training runs (crkd_core run folders)
+    <study>/runs/teacher-e20-p3-min12-seed0/ training runs (crkd_core run folders)
     <study>/runs/crkd-s16-e8-seed0/         LRINet with KD (both terms, feature KD at scale)
     <study>/runs/nokd-s16-e8-seed0/         LRINet without KD
     <study>/runs/ablation/s16-logit-e4-seed0/  other grid points (both/none are named as above)

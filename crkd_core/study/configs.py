@@ -179,7 +179,8 @@ class TeacherConfig(NotebookConfig):
             raise ConfigError("seeds must name at least one seed")
 
     def teacher_run(self, seed: int) -> Path:
-        return self.paths.teacher(self.epochs, seed, self.plan.teacher_patience)
+        plan = self.plan
+        return self.paths.teacher(self.epochs, seed, plan.teacher_patience, plan.teacher_min_epochs)
 
 
 @dataclass(frozen=True)
@@ -208,8 +209,12 @@ class DistillConfig(TeacherConfig):
         return seed if seed in own else own[0]
 
     def teacher_run(self, seed: int) -> Path:
+        plan = self.plan
         return self.paths.teacher(
-            self.teacher_epochs, self.teacher_seed(seed), self.plan.teacher_patience
+            self.teacher_epochs,
+            self.teacher_seed(seed),
+            plan.teacher_patience,
+            plan.teacher_min_epochs,
         )
 
     def student_run(self, kind: str, seed: int) -> Path:

@@ -58,9 +58,13 @@ class StudyPaths:
 
     root: Path
 
-    def teacher(self, epochs: int, seed: int, patience: int | None = None) -> Path:
-        """`epochs` is the most it trains; `patience` (when set) stops it at a plateau."""
+    def teacher(
+        self, epochs: int, seed: int, patience: int | None = None, min_epochs: int = 0
+    ) -> Path:
+        """`epochs` is the most it trains; `patience` (when set) stops it at a plateau, but not
+        before `min_epochs`."""
         stop = f"-p{patience}" if patience else ""
+        stop += f"-min{min_epochs}" if patience and min_epochs else ""
         return self.root / "runs" / f"teacher-e{epochs}{stop}-seed{seed}"
 
     def student(self, kind: str, size: int, epochs: int, seed: int) -> Path:

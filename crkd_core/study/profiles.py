@@ -72,8 +72,9 @@ class StudyProfile:
     `seeds` are the students' seeds (the headline's, and the grid's unless a block says
     otherwise); `teacher_seeds` the teachers'. A student of a seed without its own teacher is
     taught by the first teacher. The teacher trains for at most `teacher_epochs`, and stops
-    earlier once `teacher_patience` epochs bring no better dev WER (by 0.5 points): the
-    plateau criterion. `student_size` is the headline's LRINet input size.
+    earlier once `teacher_patience` epochs bring no better dev WER (by 0.5 points), but not
+    before `teacher_min_epochs`: the plateau criterion. `student_size` is the headline's
+    LRINet input size.
     """
 
     name: str
@@ -93,6 +94,7 @@ class StudyProfile:
     preset: str = "cpu"
     teacher_seeds: tuple[int, ...] = (0,)
     teacher_patience: int | None = None
+    teacher_min_epochs: int = 0
     student_size: int = 32  # the paper's ratio: half the cpu teacher's 64 px
     # notebook 03's KD-weight sweep: (alpha, beta) pairs at the headline size, first seed
     kd_weights: tuple[tuple[float, float], ...] = ()

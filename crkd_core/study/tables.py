@@ -135,12 +135,20 @@ def headline(cfg: DistillConfig) -> list[dict]:
 
 
 def plateau_table(
-    runs: dict[str, Path], patience: int | None, min_delta: float = TrainConfig.min_delta
+    runs: dict[str, Path],
+    patience: int | None,
+    min_epochs: int = 0,
+    min_delta: float = TrainConfig.min_delta,
 ):
-    """Whether each teacher reached its plateau, by the rule that stops it (`--patience`):
-    `patience` epochs in a row without a dev WER `min_delta` points below the best."""
+    """Whether each teacher reached its plateau, by the rule that stops it (`--patience`,
+    `--min-epochs`): `patience` epochs in a row without a dev WER `min_delta` points below the
+    best, once `min_epochs` have run."""
     import pandas as pd
 
+    rule = "none"
+    if patience:
+        rule = f"{patience} epochs, {min_delta} points"
+        rule += f", not before epoch {min_epochs}" if min_epochs else ""
     rows = []
     for name, run in runs.items():
         m = RunRecord.read(run)
@@ -160,7 +168,7 @@ def plateau_table(
                 "of at most": m.epochs,
                 "best epoch": m.best_epoch,
                 "best dev WER": round(m.best_dev_wer, 2),
-                "rule": f"{patience} epochs, {min_delta} points" if patience else "none",
+                "rule": rule,
                 "verdict": verdict,
             }
         )

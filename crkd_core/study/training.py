@@ -51,6 +51,7 @@ def train_teachers(cfg: TeacherConfig, on_epoch: EpochHook | None = None) -> dic
             out=out,
             epochs=cfg.epochs,
             patience=cfg.plan.teacher_patience,
+            min_epochs=cfg.plan.teacher_min_epochs or None,
             seed=seed,
             preset=cfg.plan.preset,
             threads=cfg.threads or None,

@@ -49,10 +49,12 @@ plots.learning_curves(
 # %% [markdown]
 # ## Did it plateau?
 # The teacher trains for at most the profile's epochs (a cosine schedule over them) and stops
-# once `teacher_patience` epochs in a row bring no dev WER at least 0.5 points below the best.
+# once `teacher_patience` epochs in a row bring no dev WER at least 0.5 points below the best,
+# but never before `teacher_min_epochs`: a SignWorld teacher can sit for several epochs on the
+# handshape-blind plateau before it breaks through.
 
 # %%
-study.plateau_table(runs, cfg.plan.teacher_patience)
+study.plateau_table(runs, cfg.plan.teacher_patience, cfg.plan.teacher_min_epochs)
 
 # %% [markdown]
 # ## Word error rate
