@@ -211,6 +211,12 @@ def test_reuse_refuses_a_finished_run_made_with_other_settings(runs):
         data=data, teacher=teacher, out=student, epochs=1, kd="feature", beta=1.0
     )  # beta weighs nothing without logit KD: only the KD mode differs
     assert stale_settings(RunDir(student), logit_free) == ["kd: was 'both', now 'feature'"]
+    other_teacher = teacher.parent / "another-teacher"
+    shutil.copytree(teacher, other_teacher)
+    taught_otherwise = StudentRunConfig(data=data, teacher=other_teacher, out=student, epochs=1)
+    [message] = stale_settings(RunDir(student), taught_otherwise)
+    assert message.startswith("teacher_run: was ") and message.endswith("another-teacher'")
+    shutil.rmtree(other_teacher)
 
 
 def test_a_setting_added_later_counts_at_its_default_when_reusing(runs):

@@ -95,7 +95,7 @@ class RunDir:
         changed = sorted(
             k
             for k in old.keys() | new.keys()
-            if k.split(".")[-1] not in _RESUMABLE and not _same(k, old.get(k), new.get(k))
+            if k.split(".")[-1] not in _RESUMABLE and not same_value(k, old.get(k), new.get(k))
         )
         if changed:
             raise ConfigError(
@@ -124,7 +124,8 @@ _RESUMABLE = {
 _PATH_KEYS = {"data", "teacher_run", "pretrained"}
 
 
-def _same(key: str, a, b) -> bool:
+def same_value(key: str, a, b) -> bool:
+    """Whether two values of a config key are the same setting (a path in either spelling)."""
     if key.split(".")[-1] in _PATH_KEYS and isinstance(a, str) and isinstance(b, str):
         return Path(a).resolve() == Path(b).resolve()
     return a == b

@@ -34,7 +34,7 @@ from ..pipeline import build_vocab, check_ctc_lengths, load_split, make_loader, 
 from ..tasks import CTCTask, Distiller, kd_terms
 from ..trainer import TrainConfig, Trainer, TrainState
 from .config import RunConfig, StudentRunConfig, TeacherRunConfig
-from .folder import RunDir, flatten
+from .folder import RunDir, flatten, same_value
 from .record import DistillInfo, RunRecord, Score
 
 EpochHook = Callable[[dict], None]
@@ -113,11 +113,17 @@ def stale_settings(run: RunDir, cfg: RunConfig) -> list[str]:
         want |= {k: v for k, v in (("alpha", alpha), ("beta", beta)) if used[k]}
         if used["beta"]:
             want["temperature"] = temperature
+        if cfg.kd != "none":  # taught by another teacher run, it is another run
+            want["teacher_run"] = str(cfg.teacher)
     # a setting added after the run was made counts at its default, which is what the run did
     for f in fields(TrainConfig):
         if f.default is not MISSING:
             old.setdefault(f"train.{f.name}", f.default)
-    return [f"{k}: was {old.get(k)!r}, now {v!r}" for k, v in want.items() if old.get(k) != v]
+    return [
+        f"{k}: was {old.get(k)!r}, now {v!r}"
+        for k, v in want.items()
+        if not same_value(k, old.get(k), v)
+    ]
 
 
 def teacher_job(cfg: TeacherRunConfig) -> Job:
