@@ -129,6 +129,7 @@ STUDY_PROFILES.register("default")(
         seeds=(0, 1, 2),  # every headline comparison; the rows of other blocks have one
         teacher_epochs=20,  # at most: the teacher stops at its plateau (teacher_patience)
         teacher_patience=3,
+        teacher_min_epochs=12,  # a 3-epoch rule alone stopped a teacher on its early plateau
         student_epochs=6,
         student_size=32,  # the paper's ratio: half the teacher's 64 px
         grid=(
@@ -156,6 +157,7 @@ STUDY_PROFILES.register("full")(
         grid=(GridBlock((16, 24, 32, 48), tuple(KD_SETTINGS)),),
         teacher_seeds=(0, 1, 2),
         teacher_patience=4,
+        teacher_min_epochs=12,
         kd_weights=((10.0, 1.0), (10.0, 25.0), (30.0, 1.0), (30.0, 5.0), (3.0, 5.0)),
         ablation_epochs=12,
         attribution_sentences=4,
