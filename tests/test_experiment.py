@@ -161,7 +161,7 @@ def test_lrinet_takes_the_presets_student_learning_rate(runs):
     root, data, teacher, _ = runs
     cfg = StudentRunConfig(data=data, teacher=teacher, out=root / "s")
     assert cfg.train_config().lr == cfg.preset_spec.student_lr == 6e-3
-    assert TeacherRunConfig(data=data, out=root / "t").train_config().lr == 2e-3
+    assert TeacherRunConfig(data=data, out=root / "t").train_config().lr == 1e-3
     lr = StudentRunConfig(data=data, teacher=teacher, out=root / "s", lr=5e-4).train_config().lr
     assert lr == 5e-4
 
@@ -198,7 +198,7 @@ def test_reuse_refuses_a_finished_run_made_with_other_settings(runs):
     """A study rerun after a preset default changed used to report the old runs as new."""
     _, data, teacher, student = runs
     before = (teacher / "metrics.json").read_bytes()
-    with pytest.raises(ConfigError, match=r"other settings \(train.lr: was 0.002, now 0.01\)"):
+    with pytest.raises(ConfigError, match=r"other settings \(train.lr: was 0.001, now 0.01\)"):
         api.train_teacher(data=data, out=teacher, epochs=1, lr=0.01, reuse=True)
     with pytest.raises(ConfigError, match="train.epochs: was 1, now 20"):
         api.train_teacher(data=data, out=teacher, reuse=True)  # the preset's 20 epochs
