@@ -179,8 +179,12 @@ class TeacherConfig(NotebookConfig):
             raise ConfigError("seeds must name at least one seed")
 
     def teacher_run(self, seed: int) -> Path:
+        return self._teacher_path(self.epochs, seed)
+
+    def _teacher_path(self, epochs: int, seed: int) -> Path:
+        """The run of the teacher of `seed` trained for at most `epochs`, by the plan's rule."""
         plan = self.plan
-        return self.paths.teacher(self.epochs, seed, plan.teacher_patience, plan.teacher_min_epochs)
+        return self.paths.teacher(epochs, seed, plan.teacher_patience, plan.teacher_min_epochs)
 
 
 @dataclass(frozen=True)
@@ -209,13 +213,7 @@ class DistillConfig(TeacherConfig):
         return seed if seed in own else own[0]
 
     def teacher_run(self, seed: int) -> Path:
-        plan = self.plan
-        return self.paths.teacher(
-            self.teacher_epochs,
-            self.teacher_seed(seed),
-            plan.teacher_patience,
-            plan.teacher_min_epochs,
-        )
+        return self._teacher_path(self.teacher_epochs, self.teacher_seed(seed))
 
     def student_run(self, kind: str, seed: int) -> Path:
         return self.paths.student(kind, self.student_size, self.epochs, seed)
