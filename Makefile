@@ -9,6 +9,11 @@ PROFILE ?= default
 JOBS ?= 2  # ablation grid points trained in parallel (one thread each)
 PYTEST_ARGS ?=
 STUDY_FLAGS ?= --publish  # into reports/; `make study PROFILE=smoke STUDY_FLAGS=` keeps it in runs/
+# KERNELS=avx2 pins torch (ATen), oneDNN and MKL to their AVX2 code paths on a CPU with more
+# (crkd_core/machine.py; the README gives its cost). The numerics-marked tests run under it too.
+KERNELS ?=
+PIN_AVX2 := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2
+KERNEL_ENV := $(if $(filter avx2,$(KERNELS)),$(PIN_AVX2),)
 
 .PHONY: venv sysdeps web test study lab lint format clean-venv
 
@@ -33,10 +38,12 @@ web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 
 test: venv sysdeps web
 	$(PY) -m ruff check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(KERNEL_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+	@echo "the numerics-marked tests again, on AVX2 kernels ($(PIN_AVX2))"
+	$(PIN_AVX2) $(PY) -m pytest -m numerics $(PYTEST_ARGS)
 
 study: venv
-	$(VENV)/bin/crkd study --profile $(PROFILE) --jobs $(JOBS) $(STUDY_FLAGS)
+	$(KERNEL_ENV) $(VENV)/bin/crkd study --profile $(PROFILE) --jobs $(JOBS) $(STUDY_FLAGS)
 
 # JupyterLab on notebooks/ from the venv, so its `python3` kernel is the venv's python (the
 # notebooks name python3, as papermill does); `crkd` is the same kernel for other Jupyter

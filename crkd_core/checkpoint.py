@@ -8,11 +8,12 @@ Training state (optimizer moments, epoch, RNG) for `--resume` is stored the same
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from .data.transforms import ViewSpec
 from .data.vocab import Vocab
@@ -27,7 +28,10 @@ def save_weights(path: Path, tensors: dict[str, torch.Tensor], extra: dict | Non
     """Write tensors, with `extra` (JSON) in the file's own metadata, in one atomic rename."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     metadata = {"format": FORMAT, "extra": json.dumps(extra or {})}
-    atomic_write(path, lambda p: save_file(tensors, str(p), metadata=metadata))
+    # Serialised here and written by Python, so that a full disk is an OSError naming the file
+    # (safetensors' own writer reports it as a SafetensorError that names none).
+    data = save(tensors, metadata=metadata)
+    atomic_write(path, lambda p: p.write_bytes(data))
 
 
 def load_extra(path: Path) -> dict:
@@ -108,6 +112,7 @@ def check_meta(meta: dict, path: Path) -> None:
             f"checkpoint meta role {role!r} (net: {meta['net'].get('role')!r}) is not "
             f"one of {', '.join(ROLES)}",
         )
+    check_text_and_numbers(meta, path)
     vocab = meta_vocab(meta, path)
     if len(vocab) != meta["num_classes"]:
         raise CheckpointError(
@@ -116,6 +121,18 @@ def check_meta(meta: dict, path: Path) -> None:
             f"{meta['num_classes']} classes: the vocabulary does not belong to these weights",
         )
     meta_view(meta, path)
+
+
+def check_text_and_numbers(meta: dict, path: Path) -> None:
+    """Refuse meta text with control characters, and NaN, Inf or negative view numbers."""
+    for key in ("preset", "dataset", "role"):
+        value = meta.get(key, "")
+        if not isinstance(value, str) or not value.isprintable():
+            raise CheckpointError(path, f"checkpoint meta {key!r} is not plain text: {value!r}")
+    for key, value in meta["view"].items():
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if number and not (math.isfinite(value) and value >= 0):
+            raise CheckpointError(path, f"checkpoint meta view.{key} is {value!r}, not >= 0")
 
 
 def check_finite(state: dict[str, torch.Tensor], path: Path) -> None:
@@ -156,7 +173,13 @@ def load_model(
         )
     try:
         cfg = NetConfig.from_dict(meta["net"])
+        if meta["input_size"] != cfg.input_size:
+            raise ConfigError(
+                f"input_size {meta['input_size']} is not net.input_size {cfg.input_size}"
+            )
         model = SLRNet(cfg, meta["num_classes"])
+    except ConfigError as exc:  # a size out of range: refused before allocating
+        raise CheckpointError(meta_path, f"checkpoint meta: {exc}") from exc
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(meta_path, f"meta does not describe a network: {exc!r}") from exc
     weights = run / f"{name}.safetensors"
@@ -173,7 +196,16 @@ def state_misfit(want: dict[str, torch.Tensor], got: dict[str, torch.Tensor]) ->
     """One line saying how `got` differs from the state dict `want`, or '' when it fits."""
     missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
     shapes = [k for k in want if k in got and want[k].shape != got[k].shape]
+    # load_state_dict would cast an int32 weight to float without a word: refuse it instead
+    dtypes = [k for k in want if k in got and want[k].dtype != got[k].dtype]
     parts = []
+    if dtypes:
+        k = dtypes[0]
+        parts.append(
+            f"{len(dtypes)} tensors have another dtype (first {k!r}: "
+            f"{str(got[k].dtype).removeprefix('torch.')} in the file, "
+            f"{str(want[k].dtype).removeprefix('torch.')} in the network)"
+        )
     if shapes:
         k = shapes[0]
         parts.append(

@@ -46,7 +46,22 @@ def use_cache(mode: str, entries, size: int) -> bool:
         raise ConfigError(f"--frame-cache must be auto, disk or none, not {mode!r}")
     if mode != "auto":
         return mode == "disk"
-    return cache_bytes(entries, size) <= float(os.environ.get("CRKD_CACHE_MAX_GB", 16)) * 2**30
+    return cache_bytes(entries, size) <= cache_max_gb() * 2**30
+
+
+def cache_max_gb() -> float:
+    """$CRKD_CACHE_MAX_GB (default 16): a finite number of GB > 0, else a ConfigError."""
+    text = os.environ.get("CRKD_CACHE_MAX_GB", "16")
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise ConfigError(
+            f"environment variable CRKD_CACHE_MAX_GB={text!r}: must be a number of GB, "
+            "finite and > 0 (the frame cache's size limit for --frame-cache auto)"
+        )
+    return value
 
 
 def open_layout(cfg: DataConfig) -> DatasetLayout:

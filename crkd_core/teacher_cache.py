@@ -11,7 +11,8 @@ student of a seed pays for the teacher's forward pass and the others read it bac
 An entry's key is a hash of the teacher's weights, the device and autocast state, and the
 bytes of the input, so a changed teacher, view or batch can never read another's outputs: at
 worst it misses and computes. Entries are written to a temporary file and renamed, so parallel
-students may share a folder; an entry that cannot be read is computed again, with a warning.
+students may share a folder; an entry that cannot be read, or whose outputs are not finite or do
+not fit the batch, is computed again, with a warning.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class TeacherCache:
     def __call__(self, video: torch.Tensor, lengths: torch.Tensor) -> SLROutput:
         path = self.path(self.key(video, lengths))
         if path.is_file():
-            out = self._read(path, video.device)
+            out = self._read(path, video, lengths)
             if out is not None:
                 self.hits += 1
                 return out
@@ -83,15 +84,32 @@ class TeacherCache:
         self._write(path, out)
         return out
 
-    def _read(self, path: Path, device: torch.device) -> SLROutput | None:
+    def _read(self, path: Path, video: torch.Tensor, lengths: torch.Tensor) -> SLROutput | None:
         try:
-            d = load_file(path, device=str(device))
+            d = load_file(path, device=str(video.device))
             feats = {k.removeprefix("features."): v for k, v in d.items() if "." in k}
-            return SLROutput(d["logits"], d["lengths"], feats)
+            out = SLROutput(d["logits"], d["lengths"], feats)
+            self._check(out, video, lengths)
+            return out
         except (OSError, RuntimeError, KeyError, ValueError, SafetensorError) as e:
             msg = f"{path}: unreadable teacher-cache entry ({e}); computing it again"
             warnings.warn(msg, stacklevel=3)
             return None
+
+    def _check(self, out: SLROutput, video: torch.Tensor, lengths: torch.Tensor) -> None:
+        """Raise ValueError unless the entry fits this batch: (B, T', V) finite logits, B
+        lengths within T' (the teacher's own when it says), finite features."""
+        logits, n = out.logits, out.lengths
+        if logits.dim() != 3 or not logits.is_floating_point() or len(logits) != len(video):
+            raise ValueError(f"logits of shape {tuple(logits.shape)} for a batch of {len(video)}")
+        if n.shape != lengths.shape or bool((n < 1).any() | (n > logits.shape[1]).any()):
+            raise ValueError(f"lengths {n.tolist()} do not fit logits of {logits.shape[1]} steps")
+        own = getattr(self.teacher, "output_lengths", None)
+        if own is not None and not torch.equal(n.cpu(), own(lengths).cpu()):
+            raise ValueError(f"lengths {n.tolist()} are not the teacher's")
+        for name, t in {"logits": logits, **out.features}.items():
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                raise ValueError(f"{name} holds NaN or Inf")
 
     def _write(self, path: Path, out: SLROutput) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

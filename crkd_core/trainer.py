@@ -8,12 +8,13 @@ knows nothing of distillation. Each epoch ends with an atomic checkpoint of the 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
@@ -21,15 +22,17 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from .checkpoint import (
+    check_finite,
     load_extra,
     load_weights,
     optimizer_tensors,
     restore_optimizer,
     save_model,
     save_weights,
+    state_misfit,
 )
 from .distributed import DistEnv, all_reduce_mean, barrier
-from .errors import NumericalError
+from .errors import CheckpointError, NumericalError
 from .evaluation import EvalResult, evaluate
 from .faults import maybe_fail
 from .io import atomic_write_json, atomic_write_text
@@ -74,6 +77,15 @@ def plateau_epoch(dev_wers: list[float], cfg: TrainConfig) -> int | None:
     return None
 
 
+def bad_clips(batch) -> list[str]:
+    """The ids of the batch's clips whose pixels (either view) hold NaN or Inf."""
+    ok = torch.ones(len(batch.ids), dtype=torch.bool, device=batch.video.device)
+    for video in (batch.video, batch.student_video):
+        if video is not None:  # (B, T, C, H, W) -> (B,)
+            ok &= video.flatten(1).isfinite().all(1)
+    return [i for i, good in zip(batch.ids, ok.tolist(), strict=True) if not good]
+
+
 @dataclass
 class TrainState:
     epoch: int = 0  # epochs completed
@@ -109,6 +121,7 @@ class Trainer:
         self.wrapped = DistributedDataParallel(self.task) if env.enabled else self.task
         self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp == "fp16")
         self.state = TrainState(history=[])
+        self.batch_index = 0
 
     # -- schedule and one step ------------------------------------------------------------
     def lr_at(self, epoch: int) -> float:
@@ -121,7 +134,7 @@ class Trainer:
         enabled = dtype is not None and self.env.device.type == "cuda"
         return torch.autocast(self.env.device.type, dtype=dtype, enabled=enabled)
 
-    def _check_finite(self, losses: dict[str, torch.Tensor], ids: list[str]) -> bool:
+    def _check_finite(self, losses: dict[str, torch.Tensor], batch) -> bool:
         finite = torch.isfinite(losses["total"].detach()).float()
         if self.env.enabled:  # every rank must skip together, or the all-reduce would hang
             torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
@@ -130,13 +143,20 @@ class Trainer:
         if self.cfg.nan_policy == "skip":
             self.state.skipped_batches += 1
             return False
+        raise NumericalError(self._non_finite(losses, batch))
+
+    def _non_finite(self, losses: dict[str, torch.Tensor], batch) -> str:
+        """What went non-finite, where, and the likely cause: the input clips or the training."""
         terms = ", ".join(f"{k}={v.item():.4g}" for k, v in losses.items())
-        raise NumericalError(
-            f"non-finite loss ({terms}) in epoch {self.state.epoch + 1} on clips {ids[:4]}; "
-            f"the last good checkpoint is {self.folder / 'last.safetensors'} (epoch "
-            f"{self.state.epoch}); resume with --resume, or pass --nan-policy skip to skip such "
-            "batches (they are counted in metrics.json)"
-        )
+        where = f"epoch {self.state.epoch + 1}, batch {self.batch_index}"
+        bad = bad_clips(batch)
+        if bad:
+            cause = f"clips {bad[:4]} hold NaN or Inf pixels"
+        else:
+            hot = ", or raise --temperature" if "kd_logit" in losses else ""  # T^2*KL(T)
+            cause = f"the clips are finite, so training diverged: lower --lr ({self.cfg.lr:g}){hot}"
+        loss = f" of {self.task.describe()}" if hasattr(self.task, "describe") else ""
+        return f"non-finite loss ({terms}) at {where}{loss}: {cause}"
 
     def _step(self, micro: list) -> dict[str, float]:
         self.optimizer.zero_grad(set_to_none=True)
@@ -148,7 +168,7 @@ class Trainer:
             with self.wrapped.no_sync() if defer else contextlib.nullcontext():
                 with self.autocast():
                     losses = self.wrapped(batch)
-                if not self._check_finite(losses, batch.ids):
+                if not self._check_finite(losses, batch):
                     self.optimizer.zero_grad(set_to_none=True)
                     return {}
                 self.scaler.scale(losses["total"] / len(micro)).backward()
@@ -177,6 +197,7 @@ class Trainer:
             mininterval=2.0,
         )
         for i, batch in enumerate(bar):
+            self.batch_index = i + 1  # for messages
             micro.append(batch)
             # the epoch's last micro-batches make a shorter step rather than being dropped
             if len(micro) < self.cfg.grad_accum and i + 1 < len(loader):
@@ -254,6 +275,21 @@ class Trainer:
 
     # -- checkpoints ----------------------------------------------------------------------
     def save_epoch(self, row: dict) -> None:
+        """Save the epoch's checkpoints; a write that fails (a full disk) says what is kept."""
+        try:
+            self._save_epoch(row)
+        except OSError as exc:
+            last = self.folder / "last.safetensors"  # whole or absent: written atomically
+            kept = load_extra(last)["train_state"]["epoch"] if last.is_file() else 0
+            state = f"keeps the state of epoch {kept}" if kept else "has no finished epoch yet"
+            fix = "free some space" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "fix that"
+            raise CheckpointError(
+                exc.filename or self.folder,
+                f"{exc.strerror or exc}; the run is unfinished (no metrics.json) and {state}: "
+                f"{fix}, then continue it with --resume",
+            ) from exc
+
+    def _save_epoch(self, row: dict) -> None:
         model = self.task.model
         if row["dev_wer"] < self.state.best_wer:
             self.state.best_wer, self.state.best_epoch = row["dev_wer"], row["epoch"]
@@ -283,11 +319,46 @@ class Trainer:
         if not path.is_file():
             return False
         tensors, state = load_weights(path), load_extra(path)
-        self.task.model.load_state_dict(
-            {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
-        )
-        restore_optimizer(self.optimizer, tensors, state["optimizer"])
-        torch.set_rng_state(tensors["rng.torch"])
-        defaults = {"optimizer_steps": 0, "stopped_early": False}
-        self.state = TrainState(**{**defaults, **state["train_state"]})
+        model = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+        if misfit := state_misfit(self.task.model.state_dict(), model):
+            raise CheckpointError(path, f"the saved model does not fit this run's: {misfit}")
+        check_finite(tensors, path)  # weights and optimizer moments
+        train_state = resumed_state(state, path)
+        try:
+            restore_optimizer(self.optimizer, tensors, state["optimizer"])
+            torch.set_rng_state(tensors["rng.torch"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(path, f"the saved optimizer state is unusable: {exc!r}") from exc
+        self.task.model.load_state_dict(model)
+        self.state = train_state
         return True
+
+
+def resumed_state(extra: dict, path: Path) -> TrainState:
+    """The `TrainState` saved in `last.safetensors`, refused unless every field is sound."""
+    saved = extra.get("train_state") if isinstance(extra, dict) else None
+    if not isinstance(saved, dict) or set(saved) - {f.name for f in fields(TrainState)}:
+        raise CheckpointError(path, "its train state is missing or has unknown keys (damaged?)")
+    state = TrainState(**{"optimizer_steps": 0, "stopped_early": False, **saved})
+    counts = (state.epoch, state.skipped_batches, state.optimizer_steps)
+    history = state.history if isinstance(state.history, list) else None
+    sound = (
+        all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts)
+        and isinstance(state.best_epoch, int)
+        and -1 <= state.best_epoch <= state.epoch
+        and isinstance(state.train_seconds, (int, float))
+        and math.isfinite(state.train_seconds)
+        and state.train_seconds >= 0
+        and isinstance(state.best_wer, (int, float))
+        and (state.best_wer >= 0 or state.best_epoch == -1)
+        and history is not None
+        and len(history) == state.epoch
+        and all(isinstance(row, dict) for row in history)
+    )
+    if not sound:
+        raise CheckpointError(
+            path,
+            f"its train state is inconsistent (epoch {state.epoch!r}, best epoch "
+            f"{state.best_epoch!r}, {len(history or [])} logged epochs): damaged or edited",
+        )
+    return state

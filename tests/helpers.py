@@ -28,3 +28,14 @@ def write_phoenix(
 
 def frame_dir(root: Path, split: str, vid: str) -> Path:
     return next((root / "features").glob(f"*/{split}/{vid}/1"))
+
+
+def top1_margin(logits, lengths=None) -> float:
+    """The smallest gap, over (valid) frames, between the best and second-best log-probability
+    of (T, V) or, with `lengths`, (B, T, V) logits. A transcript is compared only where this
+    exceeds the float noise between kernel sets (issue 21)."""
+    top = logits.log_softmax(-1).topk(2, -1).values
+    gap = top[..., 0] - top[..., 1]
+    if lengths is None:
+        return float(gap.min())
+    return min(float(gap[i, :n].min()) for i, n in enumerate(lengths.tolist()))

@@ -1,12 +1,13 @@
 """The live demo in a real browser: SignWorld test sentences rendered to a .y4m file play as
 the camera of headless Chromium; the page's transcript must equal `crkd predict --stream` on
-the same video. Also the page's messages for bad input.
+the same pixels. Also the page's messages for bad input.
 
 Chromium comes from Debian (`tools/sysdeps.sh`), onnxruntime-web from npm (`npm ci --prefix
 web`), Playwright from PyPI, pointed at the system browser (it never downloads one). Without
 them the tests skip, except under CI=true, where they fail.
 """
 
+import base64
 import json
 import os
 import re
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from crkd_core.checkpoint import model_meta, save_model
 from crkd_core.cli import main
@@ -29,12 +31,16 @@ from crkd_core.deploy.streaming import IncrementalStreamingRecognizer, StreamCon
 from crkd_core.errors import CRKDError
 from crkd_core.metrics import wer
 from crkd_core.models.network import HeadConfig
-from tests.test_streaming import fitted_signworld
+from tests.helpers import top1_margin
+from tests.test_streaming import MARGIN_WINDOW, fitted_signworld
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
 SENTENCES = 4  # test sentences in the video
 CONFIG = StreamConfig(48, 4, 12)
+# Chromium's and PyAV's YUV -> RGB of the test video differ by up to 3 levels (measured on
+# AVX-512 and AVX2 kernels alike); that moved a near-tie of the fitted head once (issue 21).
+DECODER_LEVELS = 4
 
 
 def require(what: str, ok: bool) -> None:
@@ -108,8 +114,9 @@ def demo_case(smoke_data, tmp_path_factory):
     return {"root": root, "run": run, "video": video, "frames": len(frames), "refs": refs}
 
 
-def python_transcript(case: dict, capsys) -> list[str]:
-    args = ["predict", "--run", str(case["run"]), "--video", str(case["video"]), "--stream"]
+def python_transcript(run: Path, frames: Path, capsys) -> list[str]:
+    """`crkd predict --stream` on a folder of frames, with the page's stream settings."""
+    args = ["predict", "--run", str(run), "--frames", str(frames), "--stream"]
     args += ["--window", str(CONFIG.window), "--hop", str(CONFIG.hop)]
     assert main([*args, "--margin", str(CONFIG.margin)]) == 0
     out = capsys.readouterr().out
@@ -117,16 +124,45 @@ def python_transcript(case: dict, capsys) -> list[str]:
     return line.group(2).split()
 
 
-def native_fps(case: dict, page: Path) -> float:
-    """Frames per second of compute of the same streaming pair in native onnxruntime."""
+def page_frames(result: dict, size: int) -> np.ndarray:
+    """The frames that the page took, as it grabbed them: (T, size, size, 3) uint8."""
+    raw = [np.frombuffer(base64.b64decode(b), np.uint8) for b in result.pop("pixels")]
+    return np.stack([r.reshape(size, size, 3) for r in raw])
+
+
+def write_frames(folder: Path, frames: np.ndarray) -> Path:
+    from PIL import Image
+
+    folder.mkdir()
+    for i, f in enumerate(frames):
+        Image.fromarray(f).save(folder / f"images{i + 1:04d}.png")
+    return folder
+
+
+class MarginRecordingOnnxHead(OnnxHeadEngine):
+    """The page's head model in native onnxruntime, recording each window's top-1 margin."""
+
+    def __init__(self, path: Path, threads: int):
+        super().__init__(path, threads)
+        self.margins: list[float] = []
+
+    def __call__(self, features):
+        logits = super().__call__(features)
+        self.margins.append(top1_margin(torch.as_tensor(logits)))
+        return logits
+
+
+def native_stream(case: dict, page: Path, frames: np.ndarray) -> tuple[float, float]:
+    """The page's streaming pair in native onnxruntime on `frames`: (frames per second of
+    compute, the smallest top-1 margin of any window)."""
     meta = json.loads((case["run"] / "checkpoint.json").read_text("utf-8"))
     spec, head = ViewSpec(**meta["view"]), HeadConfig(**meta["net"]["head"])
-    frames = np.stack(list(video_source(case["video"], spec.pre_size).frames))
     clip = model_input(frames, spec, "student", meta["input_size"])
     files = stream_files(page / "model.onnx")
+    engine = MarginRecordingOnnxHead(files.head, 2)
     stream = IncrementalStreamingRecognizer(
         OnnxTrunkEngine(files.trunk, 2),
-        OnnxHeadEngine(files.head, 2),
+        engine,
         step_timing(head),
         CONFIG,
         25.0,
@@ -135,7 +171,7 @@ def native_fps(case: dict, page: Path) -> float:
     for f in clip:
         stream.push(f)
     stream.flush()
-    return len(clip) / sum(stream.report.window_compute_s)
+    return len(clip) / sum(stream.report.window_compute_s), min(engine.margins)
 
 
 # --- the browser -------------------------------------------------------------------------------
@@ -192,20 +228,31 @@ def camera(playwright_api, demo_case, tmp_path_factory):
     context.close()
 
 
-def test_page_transcript_equals_crkd_predict(camera, demo_case, served, capsys):
+@pytest.mark.numerics
+def test_page_transcript_equals_crkd_predict(camera, demo_case, served, capsys, tmp_path):
+    """Python reads the pixels that the page grabbed, so that the two decoders' rounding is not
+    compared; each window's margin is checked against the float noise between onnxruntime-web,
+    native onnxruntime and PyTorch (1e-4 at most, tests/test_streaming.py)."""
     folder, url = served
-    expected = python_transcript(demo_case, capsys)
     n = demo_case["frames"]
     result = page_result(camera, f"{url}ok/?frames={n}")
     assert "error" not in result, result
     assert result["frames"] == n
     assert result["cross_origin_isolated"] is True
+    pre_size = json.loads((folder / "demo.json").read_text("utf-8"))["pre_size"]
+    frames = page_frames(result, pre_size)
+    decoded = np.stack(list(video_source(demo_case["video"], pre_size).frames))
+    assert frames.shape == decoded.shape == (n, pre_size, pre_size, 3)
+    assert np.abs(frames.astype(int) - decoded).max() <= DECODER_LEVELS
+    expected = python_transcript(demo_case["run"], write_frames(tmp_path / "f", frames), capsys)
+    native, margin = native_stream(demo_case, folder, frames)
+    assert margin > MARGIN_WINDOW, margin
     assert result["glosses"] == expected, (result["glosses"], expected)
     refs = [g for r in demo_case["refs"] for g in r]
-    native = native_fps(demo_case, folder)
     record = {
         "wer_vs_reference": wer([refs], [result["glosses"]]).wer,
         "wer_python_vs_reference": wer([refs], [expected]).wer,
+        "smallest_window_margin": margin,
         "page_inference_fps": result["inference_fps"],
         "native_onnxruntime_fps": native,
         "native_over_page": native / result["inference_fps"],

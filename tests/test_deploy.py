@@ -102,18 +102,24 @@ def assert_parity(model: SLRNet, rec: OnnxRecognizer, lengths=LENGTHS) -> None:
         assert got.logits.shape == ref.logits.shape, t
         assert torch.equal(got.lengths, ref.lengths), t
         assert (got.logits - ref.logits).abs().max() < TOL, t
-        assert greedy_decode(got.logits, got.lengths) == greedy_decode(ref.logits, ref.lengths)
+        # random weights: compare the argmax only where the top-1 gap exceeds 2 * TOL, the most
+        # that two logits within TOL can move it (a near-tie flips with the kernels)
+        top = ref.logits.topk(2, -1)
+        clear = (top.values[..., 0] - top.values[..., 1]) > 2 * TOL
+        assert torch.equal(got.logits.argmax(-1)[clear], top.indices[..., 0][clear]), t
 
 
 # --- export and onnxruntime -------------------------------------------------------------------
 
 
+@pytest.mark.numerics
 def test_onnx_matches_pytorch_at_several_lengths(workspace):
     rec = OnnxRecognizer(workspace["run"] / "model.onnx")
     assert_parity(workspace["model"], rec)
     assert NetConfig.from_dict(read_metadata(rec.path)["net"]) == workspace["model"].cfg
 
 
+@pytest.mark.numerics
 def test_onnx_parity_with_valid_padding_head(tmp_path):
     model = valid_padding_net()
     path = export_onnx(model, tmp_path / "v.onnx", frames=20)

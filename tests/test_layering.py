@@ -25,6 +25,7 @@ LAZY_OK = {
     "av",
     "captum",
     "cv2",
+    "google",  # protobuf, onnx's parser (its DecodeError)
     "ipywidgets",
     "jinja2",
     "jupytext",

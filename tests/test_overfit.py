@@ -1,11 +1,17 @@
 """Karpathy's recipe: a model that cannot overfit one batch has a bug somewhere in the loop."""
 
+import pytest
 import torch
 
 from crkd_core.data.dataset import Batch
 from crkd_core.decode import greedy_decode
 from crkd_core.models import build_student, build_teacher
 from crkd_core.tasks import CTCTask, Distiller
+
+from .helpers import top1_margin
+
+MARGIN = 1e-3  # nats
+pytestmark = pytest.mark.numerics
 
 
 def make_batch():
@@ -36,6 +42,9 @@ def fit(task, batch, steps=80, lr=3e-3):
     task.eval()
     with torch.no_grad():
         out = task.predict(batch)
+    # the transcripts are compared only where the margins exceed the float noise between kernel
+    # sets (about 1e-5 here); measured: teacher 5.3, student 0.018 on AVX-512 and AVX2 kernels
+    assert top1_margin(out.logits, out.lengths) > MARGIN
     return first, loss.item(), greedy_decode(out.logits.log_softmax(-1), out.lengths)
 
 

@@ -38,6 +38,7 @@ from crkd_core.metrics import wer
 from crkd_core.models import build_student
 from crkd_core.models.network import HeadConfig, NetConfig, SLRNet, TrunkConfig
 from crkd_core.models.presets import PRESETS
+from tests.helpers import top1_margin
 from tests.test_deploy import randomise_batchnorm
 
 TOL = 1e-5
@@ -71,6 +72,7 @@ def offline_features(model: SLRNet, clip: torch.Tensor) -> torch.Tensor:
         return model.forward_features(clip[None], torch.tensor([len(clip)]))["frame_vec"]
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("make", [cpu_net, paper_shaped_net])
 def test_incremental_trunk_equals_offline_features(make):
     model = make()
@@ -86,6 +88,7 @@ def test_incremental_trunk_equals_offline_features(make):
             assert (got - ref).abs().max() < TOL, (t, chunk)
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("make", [cpu_net, paper_shaped_net])
 def test_onnx_stream_pair_matches_pytorch(make, tmp_path):
     model = make()
@@ -122,26 +125,54 @@ def test_int8_stream_pair_runs(tmp_path):
 # --- transcripts on SignWorld -------------------------------------------------------------
 
 
-def fit_head(model: SLRNet, clips: list, targets: list, steps: int = 80) -> SLRNet:
-    """Fit the head (the trunk stays at random weights) to a few clips: seconds, and enough
-    for input-dependent multi-gloss transcripts, which is what a streaming test needs."""
+GRID = 2.0**-20  # the fitted head's weights are rounded to this grid after every step
+MARGIN_OFFLINE = 1.0  # nats; every frame of the offline log-probs (measured: 2.6 at least)
+MARGIN_WINDOW = 1e-3  # nats; every frame of every streaming window (measured: 0.044 at least)
+
+
+def fit_head(model: SLRNet, clips: list, targets: list, steps: int = 600) -> SLRNet:
+    """Fit the head (the trunk stays at random weights) to a few clips, into the same weights on
+    every CPU.
+
+    A float32 Adam fit amplified the last-bit differences between kernel sets (AVX-512 against
+    AVX2) into another head on each CPU, with near-ties that flipped its transcripts (issue 21).
+    Here the fit runs in float64, where the kernels differ by about 1e-16, and every weight is
+    rounded to a 2**-20 grid after each step, far above that: the fitted weights came out bit for
+    bit the same under both kernel sets. The model is returned in float32, in eval mode.
+    """
+    model.double()
     lengths = torch.tensor([len(c) for c in clips])
-    video = torch.zeros(len(clips), int(lengths.max()), *clips[0].shape[1:])
+    video = torch.zeros(len(clips), int(lengths.max()), *clips[0].shape[1:], dtype=torch.float64)
     for i, c in enumerate(clips):
         video[i, : len(c)] = c
     with torch.no_grad():
         seq = model.eval().forward_features(video, lengths)["sequence"]
     flat, tl = torch.cat(targets), torch.tensor([len(t) for t in targets])
-    opt = torch.optim.Adam(model.head.parameters(), 2e-2)
-    torch.manual_seed(0)
+    opt = torch.optim.Adam(model.head.parameters(), 5e-3)
+    model.head.train()
     for _ in range(steps):
-        model.head.train()
         lp = model.head(seq, lengths)[0].log_softmax(-1).transpose(0, 1)
         loss = torch.nn.functional.ctc_loss(lp, flat, model.output_lengths(lengths), tl)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return model.eval()
+        with torch.no_grad():
+            for p in model.head.parameters():
+                p.copy_(torch.round(p / GRID) * GRID)
+    return model.float().eval()
+
+
+class MarginRecordingHead(TorchHeadEngine):
+    """The eager head engine, recording the top-1 margin of every window it decodes."""
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.margins: list[float] = []
+
+    def __call__(self, features: torch.Tensor) -> torch.Tensor:
+        logits = super().__call__(features)
+        self.margins.append(top1_margin(logits))
+        return logits
 
 
 @dataclass
@@ -170,8 +201,13 @@ def fitted_signworld(root: Path) -> FittedSignWorld:
     return FittedSignWorld(entries, vocab, spec, raw, clips, model)
 
 
+@pytest.mark.numerics
 @pytest.mark.slow
 def test_streamed_transcripts_match_offline_on_signworld(smoke_data):
+    """Transcripts are compared only where the margins exceed the float noise: every frame's
+    top-1 margin, offline and in every streaming window, is checked first. The log-probs of this
+    head differ by at most 7.6e-6 between AVX-512 and AVX2 kernels (measured), so a margin of
+    1e-3 cannot flip on any CPU of this kind."""
     fit = fitted_signworld(Path(smoke_data))
     entries, vocab, clips, model = fit.entries, fit.vocab, fit.clips, fit.model
     timing, need = step_timing(model.cfg.head), min_frames(model.cfg.head)
@@ -181,22 +217,22 @@ def test_streamed_transcripts_match_offline_on_signworld(smoke_data):
             trunk_features(TorchTrunkEngine(model.trunk, 16), clip) - offline_features(model, clip)
         ).abs().max() < TOL
         with torch.inference_mode():
-            lp = model(clip[None], torch.tensor([len(clip)])).logits[0].log_softmax(-1)
-        offline.append(vocab.decode([s.label for s in decode_spans(lp)]))
+            logits = model(clip[None], torch.tensor([len(clip)])).logits[0]
+        assert top1_margin(logits) > MARGIN_OFFLINE, entry.id
+        offline.append(vocab.decode([s.label for s in decode_spans(logits.log_softmax(-1))]))
+        head = MarginRecordingHead(model)
         stream = IncrementalStreamingRecognizer(
-            TorchTrunkEngine(model.trunk, 16),
-            TorchHeadEngine(model),
-            timing,
-            StreamConfig(48, 4, 12),
-            25.0,
-            need,
+            TorchTrunkEngine(model.trunk, 16), head, timing, StreamConfig(48, 4, 12), 25.0, need
         )
         emitted = [e for frame in clip for e in stream.push(frame)] + stream.flush()
+        assert min(head.margins) > MARGIN_WINDOW, (entry.id, min(head.margins))
         streamed.append(vocab.decode([e.span.label for e in emitted]))
         refs.append(list(entry.glosses))
     w_off, w_stream = wer(refs, offline), wer(refs, streamed)
-    assert w_off.wer < 90, w_off  # the fitted head really reads the clips
-    assert abs(w_stream.wer - w_off.wer) <= 0.5, (w_off, w_stream)
+    assert w_off.wer == 0, w_off  # the fitted head reads every clip
+    # A window sees at most 12 frames past a gloss; this head learnt whole sentences, and one
+    # sentence-initial gloss (FRIEND) reads as another (HE) without the rest: one of 30 glosses.
+    assert w_stream.sub + w_stream.dele + w_stream.ins <= 1, (w_off, w_stream)
 
 
 # --- exports are bound to their run ---------------------------------------------------------

@@ -37,9 +37,34 @@ def at_least(low: int):
     return _number(int, lambda v: v >= low, f">= {low}")
 
 
+def in_range(low: int, high: int, note: str = ""):
+    """An argparse type: an integer in [`low`, `high`]. The message names the bound that was
+    broken, and `note` what the bounds mean."""
+    above_low = _number(int, lambda v: v >= low, ("> 0" if low == 1 else f">= {low}") + note)
+
+    def parse(text: str) -> int:
+        value = above_low(text)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be <= {high}{note}, got {text}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
 non_negative_int = _number(int, lambda v: v >= 0, ">= 0")
 positive_float = _number(float, lambda v: v > 0 and v != float("inf"), "> 0 and finite")
 non_negative_float = _number(float, lambda v: 0 <= v < float("inf"), ">= 0 and finite")
+
+# One type per kind of option, shared by every command, so that each is refused at parse time
+# with the same words instead of failing deep inside torch or numpy.
+MAX_SEED = 2**32 - 1  # numpy's global seed (np.random.seed) takes 0 .. 2**32 - 1
+MAX_THREADS = 1024  # far above any CPU this runs on; torch overflows at 2**31
+MAX_BEAM = 1024  # without a language model a wider beam only costs time and memory
+seed = in_range(0, MAX_SEED, " (numpy's seed range)")
+threads = in_range(1, MAX_THREADS)
+beam_width = in_range(1, MAX_BEAM)
+port = in_range(0, 65535, " (0: any free port)")
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -51,12 +76,12 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=positive_int, default=None, help="default: the preset's")
     p.add_argument("--batch-size", type=positive_int, default=None, help="per process")
     p.add_argument("--lr", type=positive_float, default=None, help="default: the preset's")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0, help=f"0 to {MAX_SEED}")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=threads, default=None, help="torch CPU threads, 1 to 1024")
     p.add_argument("--decoder", default="greedy", choices=["greedy", "beam"])
-    p.add_argument("--beam-width", type=positive_int, default=10)
+    p.add_argument("--beam-width", type=beam_width, default=10, help="1 to 1024")
     p.add_argument("--amp", default="none", choices=["none", "bf16", "fp16"], help="CUDA only")
     p.add_argument("--grad-accum", type=positive_int, default=1, help="micro-batches per step")
     p.add_argument(

@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 
 from ..experiment.compare import SPLITS, CompareConfig, compare_runs
+from ..io import check_output
 from ..stats import CONFIDENCE, N_RESAMPLES
 from ._args import at_least, config_from_args, non_negative_float
 
@@ -38,6 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(CompareConfig, args)
+    if cfg.json is not None:  # an output never lands in a run folder, before any evaluation
+        check_output(cfg.json, {})
     out = compare_runs(cfg)
     for side in ("a", "b"):
         s = out[f"seeds_summary_{side}"]

@@ -14,9 +14,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..demo import ORT_FILES, build_demo, ort_dist
+from ..demo import ORT_FILES, build_demo, ort_dist, read_settings
 from ..deploy.streaming import StreamConfig
 from ..errors import ConfigError
+from ._args import non_negative_int, port, positive_float, positive_int
 
 HELP = "Build the live camera demo page of a run and serve it on localhost."
 
@@ -30,13 +31,22 @@ def add_arguments(p) -> None:
         help="serve a page built before (e.g. a study's reports/demo), adding "
         "onnxruntime-web from web/node_modules when the folder lacks it",
     )
-    p.add_argument("--port", type=int, default=8000, help="localhost port (default 8000)")
+    p.add_argument("--port", type=port, default=8000, help="localhost port (default 8000; 0: any)")
     p.add_argument("--out", type=Path, default=None, help="build here (default: a temp folder)")
-    p.add_argument("--no-serve", action="store_true", help="build the page and exit")
-    p.add_argument("--window", type=int, default=64, help="stream: frames per window")
-    p.add_argument("--hop", type=int, default=8, help="stream: frames between windows")
-    p.add_argument("--margin", type=int, default=12, help="stream: tail margin, frames")
-    p.add_argument("--fps", type=float, default=25.0, help="frame rate for time spans")
+    p.add_argument(
+        "--no-serve",
+        action="store_true",
+        help="build the page (with --page: complete its onnxruntime-web) and exit",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="overwrite a page's models exported from another run"
+    )
+    p.add_argument("--window", type=positive_int, default=64, help="stream: frames per window")
+    p.add_argument("--hop", type=positive_int, default=8, help="stream: frames between windows")
+    p.add_argument(
+        "--margin", type=non_negative_int, default=12, help="stream: tail margin, frames"
+    )
+    p.add_argument("--fps", type=positive_float, default=25.0, help="frame rate for time spans")
 
 
 class IsolatedHandler(http.server.SimpleHTTPRequestHandler):
@@ -75,6 +85,7 @@ def add_runtime(page: Path) -> Path:
     """A built page, with onnxruntime-web copied in when it lacks it (git keeps no wasm)."""
     if not (page / "demo.json").is_file():
         raise ConfigError(f"{page}: not a demo page (no demo.json); build one with --run")
+    read_settings(page)  # untrusted: checked before anything is copied or served
     dist = None
     for name in ORT_FILES:
         if not (page / "ort" / name).is_file():
@@ -97,14 +108,18 @@ def serve(folder: Path, port: int) -> None:
 
 def run(args) -> int:
     if args.page is not None:
-        serve(add_runtime(args.page), args.port)
+        page = add_runtime(args.page)
+        if args.no_serve:
+            print(f"checked {page}: a demo page with onnxruntime-web (not served: --no-serve)")
+        else:
+            serve(page, args.port)
         return 0
     cfg = StreamConfig(args.window, args.hop, args.margin)
     if args.out is None:
         if args.no_serve:
             raise ConfigError("--no-serve needs --out DIR (where to leave the page)")
         args.out = Path(tempfile.mkdtemp(prefix="crkd-demo-"))
-    index = build_demo(args.run, args.out, cfg, args.fps)
+    index = build_demo(args.run, args.out, cfg, args.fps, args.force)
     print(f"built {index} (run {args.run})")
     if not args.no_serve:
         serve(args.out, args.port)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..experiment import EvalConfig, EvalRecord, evaluate_run
 from ..scoring.cleaning import CLEANINGS
-from ._args import config_from_args, positive_int
+from ._args import beam_width, config_from_args, positive_int, threads
 
 
 def add_arguments(p) -> None:
@@ -20,7 +20,7 @@ def add_arguments(p) -> None:
     p.add_argument("--dataset", default=None)
     p.add_argument("--split", default="test")
     p.add_argument("--decoder", default="greedy", choices=["greedy", "beam"])
-    p.add_argument("--beam-width", type=positive_int, default=10)
+    p.add_argument("--beam-width", type=beam_width, default=10)
     p.add_argument("--batch-size", type=positive_int, default=8)
     p.add_argument(
         "--cleaning",
@@ -30,7 +30,7 @@ def add_arguments(p) -> None:
     )
     p.add_argument("--cache-dir", type=Path, default=None)
     p.add_argument("--allow-oov", action="store_true")
-    p.add_argument("--threads", type=positive_int, default=None)
+    p.add_argument("--threads", type=threads, default=None)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
 
 

@@ -15,13 +15,20 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import load_model, meta_view
-from ..deploy.export import DIGEST_KEY, checkpoint_digest, export_onnx, read_metadata
+from ..deploy.export import (
+    DIGEST_KEY,
+    checkpoint_digest,
+    export_onnx,
+    refuse_foreign,
+    refuse_other_run,
+)
 from ..deploy.quantize import MODES, quantize_int8, quantize_stream
 from ..deploy.runtime import OnnxRecognizer
 from ..deploy.sources import read_clip
 from ..deploy.spans import min_frames
 from ..deploy.stream_onnx import export_stream, stream_files
 from ..errors import CheckpointError, ConfigError
+from ._args import positive_int
 
 
 def add_arguments(p) -> None:
@@ -44,8 +51,12 @@ def add_arguments(p) -> None:
         metavar="PATH",
         help="videos or frame folders for static int8 calibration",
     )
-    p.add_argument("--calibration-clips", type=int, default=8, help="at most this many clips")
-    p.add_argument("--frames", type=int, default=32, help="clip length for tracing/calibration")
+    p.add_argument(
+        "--calibration-clips", type=positive_int, default=8, help="at most this many clips"
+    )
+    p.add_argument(
+        "--frames", type=positive_int, default=32, help="clip length for tracing/calibration"
+    )
     p.add_argument("--no-check", action="store_true", help="skip the PyTorch parity check")
     p.add_argument("--force", action="store_true", help="overwrite files exported from another run")
 
@@ -73,22 +84,6 @@ def parity(model, onnx_path: Path, lengths: list[int]) -> float:
     return worst
 
 
-def refuse_foreign(paths: list[Path], digest: str) -> None:
-    """Refuse to overwrite an existing export that records another run's checkpoint."""
-    for path in paths:
-        if not path.exists():
-            continue
-        try:
-            theirs = read_metadata(path).get(DIGEST_KEY)
-        except Exception as exc:  # onnx raises its own DecodeError types for a non-ONNX file
-            raise CheckpointError(path, f"exists and is not a readable ONNX file ({exc})") from exc
-        if theirs != digest:
-            whose = "another run" if theirs else "an unknown run (no checkpoint digest)"
-            raise CheckpointError(
-                path, f"exists and was exported from {whose}; pass --force to overwrite it"
-            )
-
-
 def run(args) -> int:
     model, meta = load_model(args.run)
     out = args.out or args.run / "model.onnx"
@@ -103,6 +98,7 @@ def run(args) -> int:
         targets = [out, files.trunk, files.head]
         targets += [q_out, q_files.trunk, q_files.head] if args.int8 else []
         refuse_foreign(targets, meta[DIGEST_KEY])
+    refuse_other_run(out.parent, args.run, "choose another --out (even --force never writes there)")
     clips = None
     if args.int8 == "static":
         if not args.calibrate:

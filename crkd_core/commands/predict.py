@@ -42,6 +42,7 @@ from ..deploy.streaming import (
 )
 from ..errors import DataError
 from ..models.network import NetConfig
+from ._args import beam_width, non_negative_int, positive_float, positive_int, threads
 
 DEFAULT_FPS = 25.0  # PHOENIX-2014's rate, used when neither the input nor --fps gives one
 
@@ -51,17 +52,25 @@ def add_arguments(p) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--video", type=Path, help="a video file (read with PyAV)")
     src.add_argument("--frames", type=Path, help="a folder of RGB frame images")
-    src.add_argument("--camera", type=int, metavar="N", help="camera index (needs OpenCV)")
+    src.add_argument(
+        "--camera", type=non_negative_int, metavar="N", help="camera index (needs OpenCV)"
+    )
     p.add_argument("--onnx", type=Path, default=None, help="run this exported model instead")
     p.add_argument("--decoder", default="greedy", choices=["greedy", "beam"])
-    p.add_argument("--beam-width", type=int, default=10)
-    p.add_argument("--fps", type=float, default=None, help="frame rate (default: the video's)")
-    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--beam-width", type=beam_width, default=10)
+    p.add_argument(
+        "--fps", type=positive_float, default=None, help="frame rate (default: the video's)"
+    )
+    p.add_argument(
+        "--max-frames", type=positive_int, default=None, help="stop after this many frames"
+    )
+    p.add_argument("--threads", type=threads, default=None)
     p.add_argument("--stream", action="store_true", help="emit glosses as they become stable")
-    p.add_argument("--window", type=int, default=64, help="--stream: frames per window")
-    p.add_argument("--hop", type=int, default=8, help="--stream: frames between windows")
-    p.add_argument("--margin", type=int, default=12, help="--stream: tail margin, frames")
+    p.add_argument("--window", type=positive_int, default=64, help="--stream: frames per window")
+    p.add_argument("--hop", type=positive_int, default=8, help="--stream: frames between windows")
+    p.add_argument(
+        "--margin", type=non_negative_int, default=12, help="--stream: tail margin, frames"
+    )
     p.add_argument(
         "--mode",
         default="incremental",
@@ -70,7 +79,7 @@ def add_arguments(p) -> None:
         "every hop",
     )
     p.add_argument(
-        "--chunk", type=int, default=1, help="--stream incremental: frames per trunk call"
+        "--chunk", type=positive_int, default=1, help="--stream incremental: frames per trunk call"
     )
 
 
@@ -85,11 +94,17 @@ def _frames(source: FrameSource, limit: int | None):
         return
 
 
-def format_span(span: GlossSpan, vocab: Vocab, fps: float) -> str:
-    return (
-        f"{span.start / fps:8.2f} - {span.end / fps:6.2f} s  {vocab.tokens[span.label]}"
-        f"  (p={span.confidence:.2f})"
+def format_span(
+    span: GlossSpan, vocab: Vocab, fps: float, source: FrameSource | None = None
+) -> str:
+    """One gloss and its time: from the source's frame timestamps (variable-rate video), else
+    frame / fps."""
+    start, end = (
+        (source.seconds(span.start, fps), source.seconds(span.end, fps))
+        if source is not None
+        else (span.start / fps, span.end / fps)
     )
+    return f"{start:8.2f} - {end:6.2f} s  {vocab.tokens[span.label]}  (p={span.confidence:.2f})"
 
 
 @dataclass
@@ -102,6 +117,7 @@ class Setup:
     vocab: Vocab
     fps: float
     engines: tuple | None = None  # (trunk engine, head engine) for incremental streaming
+    source: FrameSource | None = None  # for the frames' own timestamps
 
     def prep(self, frames: np.ndarray) -> torch.Tensor:
         """(T, pre, pre, 3) uint8 -> (T, 3, S, S): the training-time test view."""
@@ -120,6 +136,7 @@ def run(args) -> int:
     source = open_source(spec.pre_size, args.video, args.frames, args.camera, args.fps)
     vocab = meta_vocab(meta, args.run / "checkpoint.json")
     setup = Setup(rec, net, spec, vocab, source.fps or DEFAULT_FPS, engines and tuple(engines))
+    setup.source = source
     note = "" if source.fps else f" (unknown; assumed {DEFAULT_FPS:g}, set --fps)"
     mode = f", {args.mode} streaming" if args.stream else ""
     print(
@@ -143,7 +160,7 @@ def _offline(args, source: FrameSource, frames, setup: Setup) -> list[int]:
     timing = step_timing(setup.net.head)
     spans = [timing.frames(s, len(clip)) for s in decode_spans(lp, args.decoder, args.beam_width)]
     for s in spans:
-        print(format_span(s, setup.vocab, setup.fps))
+        print(format_span(s, setup.vocab, setup.fps, setup.source))
     return [s.label for s in spans]
 
 
@@ -175,7 +192,8 @@ def _stream(args, cfg: StreamConfig, frames, setup: Setup) -> list[int]:
 
 def _print_emission(e: Emission, setup: Setup) -> int:
     print(
-        f"{format_span(e.span, setup.vocab, setup.fps)}  emitted at frame {e.emitted_at} "
+        f"{format_span(e.span, setup.vocab, setup.fps, setup.source)}  "
+        f"emitted at frame {e.emitted_at} "
         f"(+{e.latency_frames} frames, {e.rule})"
     )
     return e.span.label

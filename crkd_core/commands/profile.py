@@ -11,7 +11,7 @@ from ..cost import profile_side_by_side
 from ..errors import ConfigError
 from ..io import atomic_write_json
 from ..models.presets import PRESETS, build_student, build_teacher
-from ._args import at_least, positive_int
+from ._args import at_least, positive_int, threads
 
 
 def add_arguments(p) -> None:
@@ -22,7 +22,7 @@ def add_arguments(p) -> None:
         "--classes", type=at_least(2), default=1296, help="vocabulary size (PHOENIX: 1296)"
     )
     p.add_argument("--repeats", type=positive_int, default=5)
-    p.add_argument("--threads", type=positive_int, default=None)
+    p.add_argument("--threads", type=threads, default=None)
     p.add_argument("--json", type=Path, default=None, help="write the results here")
 
 

@@ -6,8 +6,9 @@ crkd score --hyp HYP.ctm --ref REF.stm [--cleaning phoenix2014] [--engine python
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from ..io import atomic_write_json
+from ..io import atomic_write_json, check_output
 from ..scoring import CLEANINGS, ENGINES, score_files
 
 
@@ -30,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.json:  # an output never lands on an input or in a run folder
+        check_output(Path(args.json), {"--hyp": Path(args.hyp), "--ref": Path(args.ref)})
     result = score_files(args.hyp, args.ref, cleaning=args.cleaning, engine=args.engine)
     if args.json:  # before the summary: a JSON that cannot be written is not a success
         atomic_write_json(

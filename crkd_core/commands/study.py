@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._args import positive_int
+from ._args import MAX_THREADS, in_range, positive_int
 
 PROFILES = ("smoke", "default", "full")
 
@@ -25,7 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="let a smaller profile's study replace a larger one's reports",
     )
-    p.add_argument("--jobs", type=positive_int, default=1, help="grid points run in parallel")
+    p.add_argument(
+        "--jobs", type=in_range(1, MAX_THREADS), default=1, help="grid points run in parallel"
+    )
     p.add_argument("--only", default=None, help="comma-separated notebooks (default: all)")
     p.add_argument("--timeout", type=positive_int, default=None, help="seconds per cell")
 

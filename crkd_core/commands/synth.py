@@ -30,7 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--size", type=int, default=None, help="frame size in px (default: the profile's, 96)"
     )
-    parser.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace --out when it holds a SignWorld dataset (never any other folder)",
+    )
     parser.add_argument(
         "--jobs",
         type=positive_int,

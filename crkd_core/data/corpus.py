@@ -13,7 +13,10 @@ corpus file and the row. Any other bad row is a DataError, strict or not. The ot
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import unicodedata
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +88,7 @@ class DatasetLayout:
         return found is not None
 
     def skip_known_broken(
-        self, split: str, vid: str, folder: Path, corpus: Path, lineno: int
+        self, split: str, vid: str, folder: Path | str, corpus: Path, lineno: int
     ) -> bool:
         """True, after a warning, when row `lineno` of `corpus` is a known-broken video."""
         if self.strict or vid not in self.known_broken.get(split, frozenset()):
@@ -93,7 +96,7 @@ class DatasetLayout:
         warnings.warn(
             f"{corpus}, row {lineno}: skipped video {vid!r} of {split}: it is known to "
             f"be broken in the {self.name} release (its frame folder {folder} "
-            f"{folder_state(folder)}); open the dataset with strict=True to read it",
+            f"{folder_state(Path(folder))}); open the dataset with strict=True to read it",
             BrokenVideoWarning,
             stacklevel=3,
         )
@@ -168,8 +171,66 @@ def folder_state(folder: Path) -> str:
 
 def list_frames(folder: Path) -> tuple[Path, ...]:
     """Image files of a frame folder, in natural order (fn9 before fn10)."""
-    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
-    return tuple(sorted(files, key=_natural_key))
+    return scan_frames(folder)[0]
+
+
+def scan_frames(folder: Path) -> tuple[tuple[Path, ...], Path | None]:
+    """(image names of a folder in natural order, the first that is not a regular file).
+
+    One directory read: the entry types come with it, so no file is stat-ed (but symlinks).
+    """
+    files, odd = [], None
+    with os.scandir(folder) as it:
+        for entry in it:
+            if os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES:
+                files.append(Path(entry.path))
+                if odd is None and not _regular(entry):
+                    odd = files[-1]
+    return tuple(sorted(files, key=_natural_key)), odd
+
+
+def path_kind(path: Path) -> str:
+    """What `path` is, in words, when it is not the regular file (or folder) that was expected."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symlink loop"
+        if os.path.islink(path):
+            return f"is a broken symlink (to {os.readlink(path)})"
+        return "does not exist"
+    if os.path.isdir(path):
+        return "is a folder"
+    return (
+        "is a regular file"
+        if os.path.isfile(path)
+        else f"is not a regular file (mode {st.st_mode:o})"
+    )
+
+
+def _regular(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:  # a symlink loop (ELOOP); path_kind says which
+        return False
+
+
+def check_frame_file(odd: Path | None, corpus: Path | str, row) -> None:
+    """Refuse an image name that is not a regular file (a folder, a symlink loop)."""
+    if odd is not None:
+        raise DataError(corpus, f"frame {odd} {path_kind(odd)}, not an image file", row)
+
+
+def check_same_sizes(sizes: list[tuple[int, int]], frames, where: Path | str, row=None) -> None:
+    """Refuse frames of one video whose sizes differ from its first frame's."""
+    for p, got in zip(frames, sizes, strict=True):
+        if got != sizes[0]:
+            raise DataError(
+                p,
+                f"frame is {got[0]}x{got[1]}, the video's first frame is "
+                f"{sizes[0][0]}x{sizes[0][1]} ({where})",
+                row,
+            )
 
 
 def _natural_key(p: Path):
@@ -185,7 +246,7 @@ def read_table(path: Path, header: list[str], sep: str = "|") -> list[tuple[int,
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
         raise DataError(path, f"not valid UTF-8 ({exc.reason})", line) from exc
-    lines = text.splitlines()
+    lines = split_lines(text)
     if not lines or not lines[0].strip():
         raise DataError(path, "corpus file is empty (no header)")
     got = [h.strip() for h in lines[0].split(sep)]
@@ -200,6 +261,7 @@ def read_table(path: Path, header: list[str], sep: str = "|") -> list[tuple[int,
     for lineno, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
+        check_printable(path, line, lineno)
         fields = line.split(sep)
         if len(fields) != len(header):
             raise DataError(
@@ -207,10 +269,43 @@ def read_table(path: Path, header: list[str], sep: str = "|") -> list[tuple[int,
                 f"expected {len(header)} fields separated by {sep!r}, found {len(fields)}",
                 lineno,
             )
-        rows.append((lineno, dict(zip(header, (f.strip() for f in fields), strict=True))))
+        rows.append((lineno, dict(zip(header, [f.strip() for f in fields], strict=True))))
     if not rows:
         raise DataError(path, "corpus file has a header but no rows")
     return rows
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines split on \\n (and \\r\\n) only: `str.splitlines` also splits on a form feed, U+0085
+    and U+2028, which would break one row in two and shift every later row number."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+# Characters refused anywhere in a row: controls (but tab, which the id check names) and the
+# line/paragraph separators, which other tools read as line breaks.
+_BREAKING = ("Cc", "Zl", "Zp", "Cs")
+
+
+def check_printable(path: Path, text: str, lineno: int | str | None, what: str = "row") -> None:
+    """Refuse a control character or line separator in `text`, naming it and the row."""
+    if text.isprintable():  # the common case, at C speed
+        return
+    for i, ch in enumerate(text):
+        if ch != "\t" and unicodedata.category(ch) in _BREAKING:
+            name = unicodedata.name(ch, "") or CONTROL_NAMES.get(ch, "a control character")
+            raise DataError(
+                path,
+                f"{what} holds the non-printable character U+{ord(ch):04X} ({name.lower()}) "
+                f"at column {i + 1}; text fields must be printable",
+                lineno,
+            )
+
+
+CONTROL_NAMES = {"\f": "form feed", "\v": "vertical tab", "\r": "carriage return",
+                 "\x00": "NUL", "\x85": "next line (NEL)", "\x1b": "escape"}  # fmt: skip
 
 
 DELIMITERS = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "'|'"}
@@ -228,12 +323,23 @@ def check_unique_ids(path: Path, rows: list[tuple[int, str]]) -> None:
     """Ids are unique, and hold no whitespace: CTM and STM files separate fields by spaces."""
     seen: dict[str, int] = {}
     for lineno, vid in rows:
-        if not vid or any(ch.isspace() for ch in vid):
+        if vid.isprintable() and vid and " " not in vid and not vid.startswith(";;"):
+            pass  # the common case, at C speed (printable excludes all whitespace but " ")
+        elif not vid or any(ch.isspace() for ch in vid):
             raise DataError(
                 path,
                 f"id {vid!r} is empty or holds whitespace; ids are written into "
                 "CTM/STM files, whose fields are separated by spaces",
                 lineno,
+            )
+        elif vid.startswith(";;") or not vid.isprintable():
+            why = (
+                "starts with ';;', which CTM and STM files read as a comment"
+                if vid.startswith(";;")
+                else "holds a non-printable character"
+            )
+            raise DataError(
+                path, f"id {vid!r} {why}, so it cannot be written to a CTM/STM file", lineno
             )
         if vid in seen:
             raise DataError(path, f"duplicate id {vid!r} (first on row {seen[vid]})", lineno)
@@ -243,14 +349,43 @@ def check_unique_ids(path: Path, rows: list[tuple[int, str]]) -> None:
 def frames_of(folder: Path, corpus: Path, lineno: int) -> tuple[Path, ...]:
     """The frames of one row's folder, or a DataError naming the corpus row."""
     if not folder.is_dir():
-        raise DataError(corpus, f"frame folder {folder} does not exist", lineno)
-    frames = list_frames(folder)
+        raise DataError(corpus, f"frame folder {folder} {path_kind(folder)}", lineno)
+    frames, odd = scan_frames(folder)
     if not frames:
         raise DataError(corpus, f"frame folder {folder} holds no image files", lineno)
+    check_frame_file(odd, corpus, lineno)
     gap = numbering_gap(frames)
     if gap is not None:
         raise DataError(corpus, f"frame folder {folder}: {gap}", lineno)
     return frames
+
+
+def inside(base: Path, cell: str, corpus: Path, lineno: int, what: str = "folder") -> str:
+    """`base/cell` (a str: a Path per row of a huge corpus costs seconds), refused, naming the
+    row, when `cell` is empty, absolute or climbs out of `base` with `..`."""
+    norm = os.path.normpath(cell) if cell else ""
+    if not norm or norm == "." or os.path.isabs(norm) or norm.split(os.sep)[0] == "..":
+        raise DataError(
+            corpus, f"{what} {cell!r} is empty or leaves {base} (absolute, or '..')", lineno
+        )
+    return f"{base}{os.sep}{norm}"
+
+
+def check_folders_exist(folders: list[tuple[int, str | Path]], corpus: Path) -> None:
+    """One cheap stat per row, before any folder is listed: a bad row fails at once.
+
+    Two rows that name one folder are refused too: each video has its own frames.
+    """
+    seen: dict[str | Path, int] = {}
+    for lineno, folder in folders:
+        if folder in seen:
+            raise DataError(
+                corpus, f"frame folder {folder} is also the folder of row {seen[folder]}", lineno
+            )
+        seen[folder] = lineno
+    for lineno, folder in folders:
+        if not os.path.isdir(folder):
+            raise DataError(corpus, f"frame folder {folder} {path_kind(folder)}", lineno)
 
 
 def numbering_gap(frames: tuple[Path, ...]) -> str | None:
@@ -282,11 +417,26 @@ def numbering_gap(frames: tuple[Path, ...]) -> str | None:
     )
 
 
-def find_feature_dir(root: Path, pattern: str = "fullFrame-*px") -> Path:
-    """The single `features/fullFrame-<W>x<H>px` folder of a release."""
-    cands = sorted((root / "features").glob(pattern)) if (root / "features").is_dir() else []
+def find_feature_dir(root: Path, pattern: str = "fullFrame-*px", declared: str = "") -> Path:
+    """The `features/fullFrame-<W>x<H>px` folder of a release: the `declared` one, else the
+    single one (several are refused, naming them: which one is meant cannot be guessed)."""
+    features = root / "features"
+    if declared:
+        if not (features / declared).is_dir():
+            raise DataError(
+                features / declared, f"declared frame folder {path_kind(features / declared)}"
+            )
+        return features / declared
+    cands = sorted(p for p in features.glob(pattern) if p.is_dir()) if features.is_dir() else []
     if not cands:
-        raise DataError(root / "features", f"no {pattern} folder with frames")
+        raise DataError(features, f"no {pattern} folder with frames")
+    if len(cands) > 1:
+        names = ", ".join(p.name for p in cands)
+        raise DataError(
+            features,
+            f"{len(cands)} {pattern} folders ({names}); the frames must be in exactly one: "
+            "remove or move the others",
+        )
     return cands[0]
 
 
@@ -318,17 +468,35 @@ class Phoenix2014(DatasetLayout):
         path = self.corpus_file(split)
         rows = read_table(path, self.header)
         check_unique_ids(path, [(n, r["id"]) for n, r in rows])
-        feat = find_feature_dir(self.root) / split
-        entries = []
+        self.check_rows(split, path, rows)
+        feat = self.feature_dir() / split
+        # Every row's text first, then one stat per row, then the listings: a bad row of a
+        # huge corpus fails in seconds, naming the corpus and the row.
+        todo = []
         for lineno, r in rows:
-            folder = feat / r["folder"].replace("*.png", "").rstrip("/")
+            folder = inside(feat, r["folder"].replace("*.png", "").rstrip("/"), path, lineno)
             if self.skip_known_broken(split, r["id"], folder, path, lineno):
                 continue
             glosses = tuple(r["annotation"].split())
             if not glosses:
                 raise DataError(path, f"video {r['id']!r} has an empty annotation", lineno)
-            frames = frames_of(folder, path, lineno)
-            entries.append(
-                CorpusEntry(r["id"], r["signer"], glosses, frames, source=str(path), row=lineno)
+            todo.append((lineno, r, folder, glosses))
+        check_folders_exist([(n, folder) for n, _, folder, _ in todo], path)
+        return [
+            CorpusEntry(
+                r["id"],
+                r["signer"],
+                glosses,
+                frames_of(Path(folder), path, n),
+                source=str(path),
+                row=n,
             )
-        return entries
+            for n, r, folder, glosses in todo
+        ]
+
+    def feature_dir(self) -> Path:
+        """The release's single `features/fullFrame-*px` folder."""
+        return find_feature_dir(self.root)
+
+    def check_rows(self, split: str, path: Path, rows: list) -> None:
+        """Checks of the rows as a whole, before any frame folder is touched (none here)."""

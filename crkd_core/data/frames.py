@@ -19,7 +19,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataError
 from ..io import atomic_write, atomic_write_json
-from .corpus import CorpusEntry
+from .corpus import CorpusEntry, path_kind
 from .video import read_video  # PyAV itself is imported only to decode a video
 
 
@@ -62,7 +62,9 @@ def read_entry(entry: CorpusEntry, size: int) -> np.ndarray:
     for i, p in enumerate(entry.frames):
         if not p.is_file():
             raise DataError(
-                p, f"frame file is missing (video {entry.id!r} of {entry.source})", entry.row
+                p,
+                f"frame {path_kind(p)}, not an image file (video {entry.id!r} of {entry.source})",
+                entry.row,
             )
         out[i], got = read_image(p, size, entry.source, entry.row)
         first_size = first_size or got
@@ -177,6 +179,23 @@ def load_store(
     return store
 
 
+def _spans_fit(index: dict, total: int) -> bool:
+    """Each (start, length) of a cache index is a pair of ints inside the array, and the spans
+    tile it end to end (a damaged index would otherwise slice out other clips' frames)."""
+    spans = sorted(index.values())
+    if not all(
+        len(v) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+        for v in spans
+    ):
+        return False
+    end = 0
+    for start, length in spans:
+        if start != end or length < 1:
+            return False
+        end = start + length
+    return end == total
+
+
 def _read_cache(npy: Path, meta: Path, entries: list[CorpusEntry], size: int) -> FrameStore | None:
     """The cached store, or None (after a warning) when its files are damaged or do not fit.
 
@@ -195,6 +214,7 @@ def _read_cache(npy: Path, meta: Path, entries: list[CorpusEntry], size: int) ->
         set(index) != {e.id for e in entries}
         or frames.shape[1:] != (size, size, 3)
         or (expected is not None and frames.shape[0] != expected)
+        or not _spans_fit(index, frames.shape[0])
     ):
         warnings.warn(
             f"{npy}: frame cache does not fit the corpus; decoding the frames again", stacklevel=3

@@ -22,10 +22,14 @@ from .corpus import (
     BrokenVideoWarning,
     CorpusEntry,
     DatasetLayout,
+    check_folders_exist,
+    check_printable,
     check_unique_ids,
     delimiter_hint,
     find_feature_dir,
     frames_of,
+    inside,
+    path_kind,
     read_table,
 )
 from .video import VIDEO_SUFFIXES, probe_video
@@ -57,26 +61,29 @@ class Phoenix2014T(DatasetLayout):
         rows = read_table(path, self.header)
         check_unique_ids(path, [(n, r["name"]) for n, r in rows])
         feat = find_feature_dir(self.root) / split
-        entries = []
+        todo = []  # rows' text first, one stat per row next, listings last (see Phoenix2014)
         for lineno, r in rows:
+            inside(feat, r["video"].replace("*.png", "").rstrip("/"), path, lineno, "video")
             folder = frame_folder(feat, r["video"])
             if self.skip_known_broken(split, r["name"], folder, path, lineno):
                 continue
             glosses = tuple(r["orth"].split())
             if not glosses:
                 raise DataError(path, f"video {r['name']!r} has an empty annotation", lineno)
-            entries.append(
-                CorpusEntry(
-                    r["name"],
-                    r["speaker"],
-                    glosses,
-                    frames_of(folder, path, lineno),
-                    source=str(path),
-                    row=lineno,
-                    translation=r["translation"],
-                )
+            todo.append((lineno, r, folder, glosses))
+        check_folders_exist([(n, folder) for n, _, folder, _ in todo], path)
+        return [
+            CorpusEntry(
+                r["name"],
+                r["speaker"],
+                glosses,
+                frames_of(folder, path, lineno),
+                source=str(path),
+                row=lineno,
+                translation=r["translation"],
             )
-        return entries
+            for lineno, r, folder, glosses in todo
+        ]
 
 
 def frame_folder(feat: Path, video: str) -> Path:
@@ -139,7 +146,7 @@ class CSLDaily(DatasetLayout):
         frames_root = self._frames_root()
         entries, unannotated = [], []
         for lineno, vid in names:
-            folder = frames_root / vid
+            folder = Path(inside(frames_root, vid, self.split_file, lineno, "video name"))
             if self.skip_known_broken(split, vid, folder, self.split_file, lineno):
                 continue
             label = self._labels.get(vid)
@@ -247,6 +254,8 @@ def read_csl_pickle(path: Path) -> dict[str, _Label]:
         if name in labels:
             raise DataError(path, f"duplicate name {name!r}", f"info[{i}]")
         text = "".join(str(c) for c in item.get("label_char", ()))
+        if not text.isprintable():
+            raise DataError(path, f"label_char {text!r} is not printable text", f"info[{i}]")
         labels[name] = _Label(
             glosses, str(item.get("signer", signer_of(name))), text, path, None, f"info[{i}]"
         )
@@ -264,7 +273,13 @@ def _pickle_item(path: Path, i: int, item) -> tuple[str, tuple[str, ...]]:
         raise DataError(
             path, "expected a dict with a str 'name' and a 'label_gloss' list of str", f"info[{i}]"
         )
-    return name, tuple(g for g in glosses if g.strip())
+    glosses = tuple(g for g in glosses if g.strip())
+    bad = next((g for g in (name, *glosses) if not g.isprintable() or " " in g), None)
+    if bad is not None:  # names and glosses go into CTM/STM fields, separated by spaces
+        raise DataError(
+            path, f"name or gloss {bad!r} holds whitespace or is not printable", f"info[{i}]"
+        )
+    return name, glosses
 
 
 @DATASETS.register("custom")
@@ -320,8 +335,12 @@ class CustomCSV(DatasetLayout):
             raise DataError(corpus, f"video {vid!r} has an empty annotation", lineno)
         if not r["path"]:
             raise DataError(corpus, f"video {vid!r} has an empty path", lineno)
-        media = Path(r["path"])
-        media = media if media.is_absolute() else self.root / media
+        media = Path(r["path"])  # absolute, or inside the root
+        media = (
+            media
+            if media.is_absolute()
+            else Path(inside(self.root, r["path"], corpus, lineno, "path"))
+        )
         common = {"signer": r["signer"], "glosses": glosses, "source": str(corpus), "row": lineno}
         if media.is_dir():
             return CorpusEntry(vid, frames=frames_of(media, corpus, lineno), **common)
@@ -338,7 +357,7 @@ def checked_video(media: Path, corpus: Path, lineno: int) -> Path:
             lineno,
         )
     if not media.is_file():
-        raise DataError(corpus, f"video file {media} does not exist", lineno)
+        raise DataError(corpus, f"video file {media} {path_kind(media)}", lineno)
     try:
         probe_video(media)
     except DataError as exc:
@@ -362,6 +381,7 @@ def read_csv(path: Path, header: list[str]) -> list[tuple[int, dict[str, str]]]:
     except csv.Error as exc:
         raise DataError(path, f"malformed CSV: {exc}", reader.line_num) from exc
     for lineno, fields in rows:
+        check_printable(path, ",".join(fields), lineno)
         if len(fields) != len(header):
             raise DataError(
                 path, f"expected {len(header)} comma-separated fields, found {len(fields)}", lineno

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import DataError
 from ..io import read_json
-from .corpus import DATASETS, SPLITS, CorpusEntry, Phoenix2014, read_table
+from .corpus import DATASETS, SPLITS, CorpusEntry, Phoenix2014, find_feature_dir, read_table
 
 METADATA_FILE = "signworld.json"
 TIMINGS_FOLDER = "timings"  # <root>/timings/<split>.json: {id: [[gloss, start, end], ...]}
@@ -55,9 +55,19 @@ def read_timings(root: str | Path, split: str) -> dict[str, list[tuple[str, int,
         raise DataError(path, "no gloss timings (drawn by an older SignWorld); draw it again")
     raw = read_json(path, lambda cause: DataError(path, cause))
     try:
-        return {vid: [(str(g), int(a), int(b)) for g, a, b in segs] for vid, segs in raw.items()}
+        timings = {vid: [(g, a, b) for g, a, b in segs] for vid, segs in raw.items()}
     except (AttributeError, TypeError, ValueError):
         raise DataError(path, "gloss timings must map ids to [gloss, start, end] lists") from None
+    for vid, segs in timings.items():
+        for g, a, b in segs:
+            whole = all(isinstance(x, int) and not isinstance(x, bool) for x in (a, b))
+            if not (isinstance(g, str) and g.isprintable() and whole and 0 <= a < b):
+                raise DataError(
+                    path,
+                    f"video {vid!r}: gloss timing {[g, a, b]!r} is not [gloss, start, end] "
+                    "with whole frames 0 <= start < end",
+                )
+    return timings
 
 
 @DATASETS.register("signworld")
@@ -97,6 +107,34 @@ class SignWorld(Phoenix2014):
                 "files were removed or added since (draw the dataset again)",
             )
         return entries
+
+    def feature_dir(self) -> Path:
+        """`features/fullFrame-<W>x<H>px` of the `frame_size` that signworld.json declares."""
+        size = self.metadata.get("frame_size")
+        if size is None:  # drawn before frame_size was recorded: the single folder, if one
+            return super().feature_dir()
+        if not (
+            isinstance(size, list)
+            and len(size) == 2
+            and all(
+                isinstance(v, int) and not isinstance(v, bool) and 0 < v < 100_000 for v in size
+            )
+        ):
+            raise DataError(
+                self.root / METADATA_FILE, f"frame_size {size!r} is not [width, height] in pixels"
+            )
+        return find_feature_dir(self.root, declared=f"fullFrame-{size[0]}x{size[1]}px")
+
+    def check_rows(self, split: str, path: Path, rows: list) -> None:
+        """The corpus has as many rows as signworld.json says were drawn (checked first, so a
+        corpus grown by a million rows fails at once)."""
+        recorded = self.metadata["splits"].get(split)
+        if isinstance(recorded, int) and not isinstance(recorded, bool) and len(rows) != recorded:
+            raise DataError(
+                path,
+                f"{len(rows)} rows, but {self.root / METADATA_FILE} records {recorded} videos "
+                f"drawn for {split!r}: rows were added or removed since (draw the dataset again)",
+            )
 
     def declared_glosses(self) -> list[str]:
         """Every gloss of the gloss table: the vocabulary covers glosses unseen in train."""

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DataError, ToolMissingError
+from .corpus import path_kind
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v", ".mpg", ".mpeg")
 
@@ -40,7 +41,7 @@ def read_video(path: str | Path, size: int) -> np.ndarray:
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(path, "video file is missing")
+        raise DataError(path, f"video file {_kind(path)}")
     decode = _decode_av if video_backend() == "av" else _decode_cv2
     frames, declared = decode(path, size)
     if not frames:
@@ -95,11 +96,16 @@ def probe_video(path: str | Path) -> None:
     """Open a video file and check that it has a video stream, without decoding frames."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(path, "video file is missing")
+        raise DataError(path, f"video file {_kind(path)}")
     if video_backend() == "av":
         _probe_av(path)
     else:
         _open_cv2(path).release()
+
+
+def _kind(path: Path) -> str:
+    kind = path_kind(path)
+    return "is missing" if kind == "does not exist" else f"{kind}, not a video file"
 
 
 def _resize(rgb: np.ndarray, size: int) -> np.ndarray:

@@ -17,19 +17,19 @@ cross-origin-isolated page, so serve it with `crkd demo` (COOP/COEP headers).
 
 from __future__ import annotations
 
-import json
+import math
 import shutil
 from importlib import resources
 from pathlib import Path
 
 from ..checkpoint import load_model, meta_view, meta_vocab
-from ..deploy.export import DIGEST_KEY, checkpoint_digest
+from ..deploy.export import DIGEST_KEY, checkpoint_digest, refuse_foreign, refuse_other_run
 from ..deploy.incremental import state_shapes
 from ..deploy.spans import min_frames, step_timing
-from ..deploy.stream_onnx import export_stream
+from ..deploy.stream_onnx import export_stream, stream_files
 from ..deploy.streaming import StreamConfig
-from ..errors import ConfigError, ToolMissingError
-from ..io import atomic_write_json
+from ..errors import ConfigError, FileFormatError, ToolMissingError
+from ..io import atomic_write_json, read_json
 
 PAGE_FILES = ("index.html", "demo.js", "stream.js", "demo.css")
 ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
@@ -81,7 +81,11 @@ def demo_settings(model, meta: dict, digest: str, cfg: StreamConfig, fps: float)
 
 
 def build_demo(
-    run_dir: Path, out_dir: Path, config: StreamConfig | None = None, fps: float = DEFAULT_FPS
+    run_dir: Path,
+    out_dir: Path,
+    config: StreamConfig | None = None,
+    fps: float = DEFAULT_FPS,
+    force: bool = False,
 ) -> Path:
     """Build the demo page of the run `run_dir` into `out_dir`; returns its index.html.
 
@@ -90,11 +94,17 @@ def build_demo(
         out_dir: the folder to write (created; files of an earlier build are replaced).
         config: window, hop and margin of the stream (default: `crkd predict --stream`'s).
         fps: the frame rate assumed for time spans when the camera does not say.
+        force: overwrite a streaming pair exported from another run (as `crkd export --force`).
+
+    Raises:
+        CheckpointError: before any work, when `out_dir` is another run's folder, or holds a
+            streaming pair of another run and `force` is not given.
     """
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     dist = ort_dist()  # before any work: a missing runtime is the commonest failure
     model, meta = load_model(run_dir)
     digest = checkpoint_digest(run_dir)
+    check_out_dir(run_dir, out_dir, digest, force)
     settings = demo_settings(model, meta, digest, config or StreamConfig(), fps)
     out_dir.mkdir(parents=True, exist_ok=True)
     export_stream(model, out_dir / "model.onnx", {**meta, DIGEST_KEY: digest})
@@ -108,6 +118,99 @@ def build_demo(
     return out_dir / "index.html"
 
 
+def check_out_dir(run_dir: Path, out_dir: Path, digest: str, force: bool) -> None:
+    """The guard of `crkd export`: a page never lands in another run's folder, nor over an
+    ONNX pair exported from another run (unless `force`)."""
+    refuse_other_run(out_dir, run_dir, "build the page elsewhere")
+    if not force:
+        pair = stream_files(out_dir / "model.onnx")
+        refuse_foreign([pair.trunk, pair.head], digest)
+
+
+# demo.json's whole numbers: (low, high). Sizes as a checkpoint's network allows (models/network).
+SETTING_RANGES = {
+    "input_size": (8, 1024),
+    "pre_size": (8, 2048),
+    "crop_size": (8, 2048),
+    "num_classes": (2, 100_000),
+    "channels": (1, 4096),
+    "delay": (0, 64),
+    "min_frames": (1, 10_000),
+}
+
+
 def read_settings(out_dir: Path) -> dict:
-    """demo.json of a built page."""
-    return json.loads((Path(out_dir) / "demo.json").read_text("utf-8"))
+    """demo.json of a built page, checked as untrusted input (`check_settings`)."""
+    path = Path(out_dir) / "demo.json"
+    settings = read_json(path)
+    check_settings(settings, path, Path(out_dir))
+    return settings
+
+
+def check_settings(s, path: Path, page: Path) -> None:
+    """Raise FileFormatError naming demo.json and the field: numbers must be whole (or, for
+    fps, finite) and in range, the vocabulary printable text as long as the classifier, the
+    stream settings valid, one state shape per TSCM block, the models files inside the page."""
+
+    def bad(field: str, cause: str):
+        raise FileFormatError(path, f"{field}: {cause}; rebuild the page with `crkd demo --run`")
+
+    if not isinstance(s, dict) or s.get("format") != "crkd-demo/1":
+        bad("format", "not a crkd demo settings file (crkd-demo/1)")
+    for key, (low, high) in SETTING_RANGES.items():
+        if not _whole(s.get(key), low, high):
+            bad(key, f"must be an integer between {low} and {high}, got {s.get(key)!r}")
+    fps = s.get("fps")
+    if isinstance(fps, bool) or not isinstance(fps, int | float) or not 0 < fps < math.inf:
+        bad("fps", f"must be a finite number > 0, got {fps!r}")
+    vocab = s.get("vocab")
+    if not isinstance(vocab, list) or not all(
+        isinstance(t, str) and t.isprintable() for t in vocab
+    ):
+        bad("vocab", "must be a list of printable strings")
+    if len(vocab) != s["num_classes"] or len(set(vocab)) != len(vocab):
+        bad("vocab", f"{len(set(vocab))} distinct glosses for {s['num_classes']} classes")
+    if not _whole(s.get("blank"), 0, s["num_classes"] - 1):
+        bad("blank", f"must be a class index, got {s.get('blank')!r}")
+    shapes = s.get("state_shapes")
+    if not isinstance(shapes, list) or len(shapes) != s["delay"]:
+        bad("state_shapes", f"must hold one shape per TSCM block ({s['delay']})")
+    if not all(isinstance(x, list) and x and all(_whole(n, 1, 4096) for n in x) for x in shapes):
+        bad("state_shapes", "each shape must be a list of integers between 1 and 4096")
+    timing = s.get("timing")
+    offset = timing.get("offset") if isinstance(timing, dict) else None
+    if not isinstance(offset, int | float) or not math.isfinite(offset):
+        bad("timing", f"must give a finite offset, got {timing!r}")
+    if not _whole(timing.get("stride"), 1, 64):
+        bad("timing", f"stride must be an integer between 1 and 64, got {timing.get('stride')!r}")
+    if s.get("role") not in ("teacher", "student") or s.get("normalisation") != "minus_one_one":
+        bad("role", f"role {s.get('role')!r} or normalisation {s.get('normalisation')!r} unknown")
+    _check_stream(s.get("stream"), bad)
+    _check_models(s.get("models"), page, bad)
+
+
+def _whole(value, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _check_stream(stream, bad) -> None:
+    keys = ("window", "hop", "margin", "chunk")
+    if not isinstance(stream, dict) or not all(_whole(stream.get(k), 0, 100_000) for k in keys):
+        bad("stream", f"must give {', '.join(keys)} as integers, got {stream!r}")
+    try:
+        StreamConfig(stream["window"], stream["hop"], stream["margin"])
+    except ConfigError as exc:
+        bad("stream", str(exc))
+
+
+def _check_models(models, page: Path, bad) -> None:
+    """Each model a relative path of a file inside the page (never `..` or absolute)."""
+    if not isinstance(models, dict) or set(models) != {"trunk", "head"}:
+        bad("models", f"must name the trunk and head files, got {models!r}")
+    root = page.resolve()
+    for part, name in models.items():
+        target = (page / name).resolve() if isinstance(name, str) else None
+        if target is None or not name.isprintable() or not target.is_relative_to(root):
+            bad(f"models.{part}", f"{name!r} is not a file name inside the page")
+        if not target.is_file():
+            bad(f"models.{part}", f"{name!r} is missing from the page")

@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from ..errors import CheckpointError
 from ..io import atomic_write
 from ..models.layers import Neighbours
 from ..models.network import SLRNet
@@ -107,14 +108,50 @@ def set_metadata(path: Path, meta: dict) -> None:
 
 
 def read_metadata(path: str | Path) -> dict:
-    """The run meta stored by `export_onnx` (an empty dict when there is none)."""
+    """The run meta stored by `export_onnx` (an empty dict when there is none); CheckpointError
+    when the entry is not a JSON object (the file is damaged or was not written by us)."""
     import onnx
 
     proto = onnx.load(str(path), load_external_data=False)
     for entry in proto.metadata_props:
         if entry.key == META_KEY:
-            return json.loads(entry.value)
+            try:
+                meta = json.loads(entry.value)
+            except ValueError as exc:
+                cause = f"ONNX metadata {META_KEY!r} is not JSON ({exc})"
+                raise CheckpointError(path, cause) from exc
+            if not isinstance(meta, dict):
+                raise CheckpointError(path, f"ONNX metadata {META_KEY!r} is not a JSON object")
+            return meta
     return {}
+
+
+def refuse_foreign(paths: list[Path], digest: str) -> None:
+    """Refuse to overwrite an existing export that records another run's checkpoint."""
+    for path in paths:
+        if not path.exists():
+            continue
+        try:
+            theirs = read_metadata(path).get(DIGEST_KEY)
+        except Exception as exc:  # onnx raises its own DecodeError types for a non-ONNX file
+            raise CheckpointError(path, f"exists and is not a readable ONNX file ({exc})") from exc
+        if theirs != digest:
+            whose = "another run" if theirs else "an unknown run (no checkpoint digest)"
+            raise CheckpointError(
+                path, f"exists and was exported from {whose}; pass --force to overwrite it"
+            )
+
+
+def refuse_other_run(folder: Path, run: Path, advice: str) -> None:
+    """Refuse to write into `folder` when it lies in the folder of a run other than `run` (the
+    nearest folder above holding a checkpoint.json): an export never lands among another run's
+    files."""
+    own = Path(run).resolve()
+    for above in (Path(folder).resolve(), *Path(folder).resolve().parents):
+        if above != own and (above / "checkpoint.json").exists():
+            raise CheckpointError(
+                folder, f"lies in another run's folder ({above} holds checkpoint.json); {advice}"
+            )
 
 
 def export_onnx(

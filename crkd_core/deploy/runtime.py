@@ -55,11 +55,19 @@ class OnnxRecognizer:
         self.path = Path(path)
         if not self.path.is_file():
             raise CheckpointError(self.path, "ONNX file is missing")
-        self.meta = read_metadata(self.path)
-        self.session = ort.InferenceSession(
-            str(self.path), session_options(threads, spin), providers=["CPUExecutionProvider"]
-        )
-        self.input_size = int(self.session.get_inputs()[0].shape[-1])
+        self.meta = read_onnx_metadata(self.path)
+        try:
+            self.session = ort.InferenceSession(
+                str(self.path), session_options(threads, spin), providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime's own types (InvalidGraph, ...): name the file
+            if not type(exc).__module__.startswith("onnxruntime"):
+                raise
+            raise CheckpointError(self.path, f"onnxruntime cannot load it: {exc}") from exc
+        size = self.session.get_inputs()[0].shape[-1]
+        if not isinstance(size, int) or size < 1:
+            raise CheckpointError(self.path, f"ONNX input size {size!r} is not a fixed size")
+        self.input_size = size
 
     def run_clip(self, video: np.ndarray) -> np.ndarray:
         """(T, 3, S, S) float32 -> (T', V) logits."""
@@ -77,6 +85,17 @@ class OnnxRecognizer:
             logits[b, : len(c)] = c
         out_lengths = torch.tensor([len(c) for c in clips], dtype=torch.int64)
         return SLROutput(torch.from_numpy(logits), out_lengths)
+
+
+def read_onnx_metadata(path: Path) -> dict:
+    """The run meta of an ONNX file; CheckpointError naming it when it does not parse as ONNX
+    (`read_metadata` itself checks the meta)."""
+    from google.protobuf.message import DecodeError  # onnx's parser
+
+    try:
+        return read_metadata(path)
+    except DecodeError as exc:
+        raise CheckpointError(path, f"not a readable ONNX file: {exc}") from exc
 
 
 def check_onnx_matches_run(onnx_meta: dict, run_meta: dict, path: Path, digest: str) -> None:

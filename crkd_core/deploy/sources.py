@@ -11,14 +11,14 @@ than it was trained on.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from ..data.corpus import list_frames
+from ..data.corpus import check_frame_file, numbering_gap, path_kind, scan_frames
 from ..data.frames import read_image
 from ..data.transforms import ViewSpec, make_views
 from ..errors import ConfigError, DataError, ToolMissingError
@@ -31,6 +31,24 @@ class FrameSource:
     frames: Iterator[np.ndarray]
     fps: float | None
     name: str
+    # Start time (s) of each frame read so far, where the input has timestamps (a video's
+    # pts * time_base); filled as `frames` is consumed. `end_time` is when the last one ends.
+    times: list[float] = field(default_factory=list)
+    end_time: float | None = None
+    untimed: bool = False  # a frame had no timestamp: times are frame / fps
+    origin: float = 0.0  # the first frame's timestamp, subtracted from all
+
+    def seconds(self, frame: int, fps: float) -> float:
+        """When frame `frame` starts (frame = frames read: when the last one ends).
+
+        From the timestamps where the input has them (a variable-rate video's frames are not
+        evenly spaced), else frame / fps.
+        """
+        if not self.untimed and frame < len(self.times):
+            return self.times[frame]
+        if not self.untimed and frame == len(self.times) and self.end_time is not None:
+            return self.end_time
+        return frame / fps
 
 
 def resize_like_cache(img: Image.Image, size: int) -> np.ndarray:
@@ -43,11 +61,28 @@ def resize_like_cache(img: Image.Image, size: int) -> np.ndarray:
 def folder_source(folder: Path, size: int, fps: float | None = None) -> FrameSource:
     """Image files of a folder in natural order (PHOENIX-style frame folders)."""
     if not folder.is_dir():
-        raise DataError(folder, "frame folder does not exist")
-    paths = list_frames(folder)
+        raise DataError(folder, f"frame folder {path_kind(folder)}")
+    paths, odd = scan_frames(folder)
     if not paths:
         raise DataError(folder, "frame folder holds no image files")
-    return FrameSource((read_image(p, size)[0] for p in paths), fps, str(folder))
+    check_frame_file(odd, folder, None)  # the checks of training's frames_of and read_entry
+    gap = numbering_gap(paths)
+    if gap is not None:
+        raise DataError(folder, gap)
+    return FrameSource(_read_folder(paths, size), fps, str(folder))
+
+
+def _read_folder(paths: tuple[Path, ...], size: int) -> Iterator[np.ndarray]:
+    """Frames of a folder; a frame of another size than the first is refused, as in training."""
+    first = None
+    for p in paths:
+        frame, got = read_image(p, size)
+        first = first or got
+        if got != first:
+            raise DataError(
+                p, f"frame is {got[0]}x{got[1]}, the folder's first frame is {first[0]}x{first[1]}"
+            )
+        yield frame
 
 
 def video_source(path: Path, size: int) -> FrameSource:
@@ -57,28 +92,57 @@ def video_source(path: Path, size: int) -> FrameSource:
     except ImportError as exc:
         raise ToolMissingError("PyAV (`pip install av`) is needed to read video files") from exc
     if not path.is_file():
-        raise DataError(path, "video file does not exist")
+        kind = path_kind(path)
+        raise DataError(
+            path, f"video file {kind}" + ("" if kind == "does not exist" else ", not a video")
+        )
     try:
         container = av.open(str(path))
-        stream = container.streams.video[0]
-    except (av.error.FFmpegError, IndexError) as exc:
+    except av.error.FFmpegError as exc:
         raise DataError(path, f"cannot open as a video: {exc}") from exc
+    if not container.streams.video:
+        container.close()
+        raise DataError(path, "file holds no video stream (audio or data only?)")
+    stream = container.streams.video[0]
     rate = stream.average_rate
-    return FrameSource(
-        _decode(container, stream, size, path), float(rate) if rate else None, str(path)
-    )
+    src = FrameSource(iter(()), float(rate) if rate else None, str(path))
+    src.frames = _decode(container, stream, size, path, src)
+    return src
 
 
-def _decode(container, stream, size: int, path: Path) -> Iterator[np.ndarray]:
+def _decode(container, stream, size: int, path: Path, src: FrameSource) -> Iterator[np.ndarray]:
+    """Decoded frames; records each frame's time (pts * time_base) on `src` as it goes."""
     import av
 
     try:
         for frame in container.decode(stream):
+            _record_time(src, frame)
             yield resize_like_cache(frame.to_image(), size)
     except av.error.FFmpegError as exc:
         raise DataError(path, f"video decoding failed: {exc}") from exc
     finally:
         container.close()
+
+
+def _record_time(src: FrameSource, frame) -> None:
+    """Append the frame's time (pts * time_base, from the first frame's); a frame without one,
+    or out of order, makes the whole clip fall back to frame / fps."""
+    if src.untimed:
+        return
+    if frame.pts is None or frame.time_base is None:
+        src.untimed, src.end_time = True, None
+        src.times.clear()
+        return
+    t = float(frame.pts * frame.time_base)
+    if src.times and t <= src.times[-1] + src.origin:
+        src.untimed, src.end_time = True, None
+        src.times.clear()
+        return
+    if not src.times:
+        src.origin = t  # a stream may start past 0 (an edit list): the clip starts at 0.00 s
+    src.times.append(t - src.origin)
+    duration = float(frame.duration * frame.time_base) if frame.duration else 0.0
+    src.end_time = t - src.origin + (duration or (1 / src.fps if src.fps else 0.0))
 
 
 def camera_source(index: int, size: int) -> FrameSource:
@@ -145,9 +209,10 @@ def open_source(
     else:
         src = camera_source(int(camera), size)
     if fps is not None:
-        if fps <= 0:
-            raise ConfigError(f"--fps must be positive, got {fps}")
+        if not fps > 0 or fps == float("inf"):
+            raise ConfigError(f"--fps must be a positive number, got {fps}")
         src.fps = fps
+        src.untimed = True  # an explicit rate overrides the input's own timestamps
     return src
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..io import atomic_write_json, read_json
-from ..scoring.ctm import read_ctm, read_stm
+from ..scoring.ctm import read_scored_pair
 from ..stats import CONFIDENCE, N_RESAMPLES, SystemErrors, paired_bootstrap, summarize_seeds
 from ..stats import verdict as say
 from .config import EvalConfig, _Checked, check_data_root, check_non_negative
@@ -54,7 +54,7 @@ def score_split(run: Path, data: str | Path, split: str) -> Score:
 def predictions(run: Path, split: str) -> tuple[list[list[str]], list[list[str]], list[str]]:
     """(references, hypotheses, ids) from the CTM/STM files that `evaluate_run` wrote."""
     _, ctm, stm = eval_files(Path(run), split)
-    refs, hyps = read_stm(stm), read_ctm(ctm)
+    hyps, refs = read_scored_pair(ctm, stm)  # as sclite pairs them (ids, channels, times)
     ids = sorted(refs)
     return [refs[i] for i in ids], [hyps.get(i, []) for i in ids], ids
 

@@ -12,6 +12,7 @@ The JSON keys are the contract of DESIGN.md: `role`, `preset`, `input_size`, `kd
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 from ..errors import FileFormatError
 from ..evaluation import EvalResult
 from ..io import atomic_write_json, read_json
+from ..metrics import error_rate
 
 METRICS_FILE = "metrics.json"
 
@@ -50,7 +52,26 @@ class Score:
     @classmethod
     def from_json(cls, d: dict[str, Any], source: Path) -> Score:
         types = {("del" if k == "dele" else k): t for k, t in _types(cls).items()}
-        return cls(**_take(d, types, source, rename={"del": "dele"}))
+        score = cls(**_take(d, types, source, rename={"del": "dele"}))
+        score.check(source)
+        return score
+
+    def check(self, source: Path) -> None:
+        """Refuse counts that disagree: more reference words lost than there are, or a WER that
+        is not 100 * (S + D + I) / N."""
+        if self.sub + self.dele > self.n_ref:
+            raise FileFormatError(
+                source,
+                f"{self.split}: sub + del ({self.sub} + {self.dele}) exceed n_ref ({self.n_ref})",
+            )
+        errors = self.sub + self.dele + self.ins
+        want = error_rate(errors, self.n_ref)
+        if not math.isclose(self.wer, want, rel_tol=1e-9, abs_tol=1e-6):
+            raise FileFormatError(
+                source,
+                f"{self.split}: wer {self.wer!r} disagrees with its counts "
+                f"(100 * {errors} / {self.n_ref} = {want:g})",
+            )
 
 
 @dataclass(frozen=True)
@@ -129,6 +150,14 @@ class RunRecord:
             raise FileFormatError(source, 'the run did not finish (no "complete": true)')
         types = {k: t for k, t in _types(cls).items() if k not in _NESTED}
         values = _take(d, types, source)
+        if values["role"] not in ("teacher", "student"):
+            raise FileFormatError(source, f"role must be teacher or student: {values['role']!r}")
+        if not values["best_epoch"] <= values["epochs_run"] <= values["epochs"]:
+            raise FileFormatError(
+                source,
+                f"the epochs disagree: best epoch {values['best_epoch']}, epochs run "
+                f"{values['epochs_run']}, epochs {values['epochs']}",
+            )
         distill = None
         if d.get("role") == "student":
             distill = DistillInfo(**_take(d, _types(DistillInfo), source))
@@ -183,6 +212,10 @@ class EvalRecord:
         d = _object(read_json(path), path)
         official = _object(d.get("official"), path, "official")
         identity = {k: d[k] for k in _IDENTITY if k in d}
+        for key, value in identity.items():
+            if isinstance(value, (dict, list)) or value is None:
+                raise FileFormatError(path, f"key {key!r} must be a number or text, not {value!r}")
+            _check_value(key, value, path)
         return cls(
             identity,
             Score.from_json(d, path),
@@ -234,8 +267,27 @@ def _take(
             value = float(value)
         if kind is not object and not (isinstance(value, kind) and not _is_bool_for(kind, value)):
             raise FileFormatError(source, f"key {key!r} must be {kind.__name__}, not {value!r}")
+        _check_value(key, value, source)
         out[(rename or {}).get(key, key)] = value
     return out
+
+
+# The least value of a number (0 unless named); every number is finite, but for a WER, which
+# is inf where a split with no reference word got insertions (`error_rate`).
+_LEAST = {"best_epoch": 1, "world_size": 1, "input_size": 1, "vocab_size": 1}
+_MAY_BE_INF = {"wer", "best_dev_wer"}
+
+
+def _check_value(key: str, value: Any, source: Path) -> None:
+    """Refuse text with control characters, and NaN, Inf or a number below its range."""
+    if isinstance(value, str) and not value.isprintable():
+        raise FileFormatError(source, f"key {key!r} holds a control character: {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    if math.isnan(value) or (math.isinf(value) and key not in _MAY_BE_INF):
+        raise FileFormatError(source, f"key {key!r} must be a finite number, not {value!r}")
+    if value < _LEAST.get(key, 0):
+        raise FileFormatError(source, f"key {key!r} must be >= {_LEAST.get(key, 0)}, not {value!r}")
 
 
 # Keys that older run folders lack: their default applies.

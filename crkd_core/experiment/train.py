@@ -10,6 +10,7 @@ under torchrun too; only rank 0 writes files.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -26,15 +27,14 @@ from ..data.dataset import SLRDataset
 from ..data.transforms import ViewSpec
 from ..data.vocab import Vocab
 from ..distributed import DistEnv, barrier, init_distributed, shutdown
-from ..errors import CheckpointError, ConfigError
-from ..io import read_json
+from ..errors import CheckpointError, ConfigError, NumericalError
 from ..models.presets import Preset, build_student, build_teacher
 from ..models.pretrained import load_resnet18_trunk
 from ..pipeline import build_vocab, check_ctc_lengths, load_split, make_loader, open_layout
 from ..tasks import CTCTask, Distiller, kd_terms
 from ..trainer import TrainConfig, Trainer, TrainState
 from .config import RunConfig, StudentRunConfig, TeacherRunConfig
-from .folder import RunDir, flatten, same_value
+from .folder import RunDir, check_out, flatten, same_value
 from .record import DistillInfo, RunRecord, Score
 
 EpochHook = Callable[[dict], None]
@@ -65,7 +65,7 @@ def train_teacher(
     cfg: TeacherRunConfig, on_epoch: EpochHook | None = None, command: str | None = None
 ) -> RunRecord | None:
     """Train a teacher; returns its record (None on ranks other than 0)."""
-    RunDir(cfg.out).check_start(cfg.resume)
+    check_out(cfg)
     return fit_and_test(cfg, teacher_job(cfg), on_epoch, command or cfg.as_call("train_teacher"))
 
 
@@ -73,7 +73,7 @@ def distill(
     cfg: StudentRunConfig, on_epoch: EpochHook | None = None, command: str | None = None
 ) -> RunRecord | None:
     """Train LRINet from a frozen teacher run; returns its record (None on ranks other than 0)."""
-    RunDir(cfg.out).check_start(cfg.resume)
+    check_out(cfg)
     return fit_and_test(cfg, student_job(cfg), on_epoch, command or cfg.as_call("distill"))
 
 
@@ -102,7 +102,7 @@ _REUSE_FREE = {"device", "threads", "num_workers", "world_size", "batch_size", "
 
 def stale_settings(run: RunDir, cfg: RunConfig) -> list[str]:
     """The settings of `run`'s config.json that `cfg` asks otherwise, as "key: was X, now Y"."""
-    old = flatten(read_json(run.config_path))
+    old = flatten(run.read_config())
     want = {f"train.{k}": v for k, v in asdict(cfg.train_config()).items() if k not in _REUSE_FREE}
     want |= {"preset": cfg.preset, "seed": cfg.seed}
     if isinstance(cfg, StudentRunConfig):
@@ -187,36 +187,91 @@ def load_teacher(cfg: StudentRunConfig):
 def fit_and_test(
     cfg: RunConfig, job: Job, on_epoch: EpochHook | None, command: str
 ) -> RunRecord | None:
-    """Load the data, train the job's task, test its best checkpoint, write metrics.json."""
+    """Load the data, train the job's task, test its best checkpoint, write metrics.json.
+
+    Rank 0 holds the run folder's lock throughout. Everything that can refuse a resumption
+    (the saved state, the epochs asked) is checked before the folder is touched.
+    """
     env = init_distributed(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     splits = load_splits(cfg, job, env)
     run = RunDir(cfg.out)
-    if env.is_main:
-        run.start(run_config(cfg, job, env), command, resume=cfg.resume)
-    meta = model_meta(
-        job.task.model, cfg.preset, job.spec, job.vocab, role=job.role, dataset=job.layout.name
-    )
-    cost = {"params": count_params(job.task.model), "gmacs": gmacs_per_frame(job.task.model)}
-    trainer = Trainer(job.task, cfg.train_config(), run.path, env, meta, job.vocab)
-    if cfg.resume:
-        trainer.resume()
-    loaders = {
-        s: make_loader(ds, trainer.cfg.batch_size, s == "train", cfg.seed, env, cfg.num_workers)
-        for s, ds in splits.items()
-    }
-    t0 = time.perf_counter()
-    state = trainer.fit(loaders["train"], loaders["dev"], on_epoch=on_epoch or print_epoch)
-    record = None
-    if env.is_main:
-        score = test_best(trainer, run, loaders["test"])
-        record = make_record(cfg, job, env, state, score, cost, splits["train"], t0)
-        record.write(run.path)
-        print_summary(record, run.path)
+    with run.lock() if env.is_main else contextlib.nullcontext():
+        config = run_config(cfg, job, env)
+        if env.is_main and cfg.resume:
+            run.check_resume(config)
+        cost = {"params": count_params(job.task.model), "gmacs": gmacs_per_frame(job.task.model)}
+        trainer = make_trainer(cfg, job, env, run)
+        if env.is_main:
+            run.start(config, command, resume=cfg.resume)
+        loaders = {
+            s: make_loader(ds, trainer.cfg.batch_size, s == "train", cfg.seed, env, cfg.num_workers)
+            for s, ds in splits.items()
+        }
+        t0 = time.perf_counter()
+        state = fit(trainer, run, loaders, on_epoch or print_epoch, env)
+        record = None
+        if env.is_main:
+            score = test_best(trainer, run, loaders["test"])
+            record = make_record(cfg, job, env, state, score, cost, splits["train"], t0)
+            record.write(run.path)
+            print_summary(record, run.path)
     barrier(env)  # the other ranks wait for rank 0's test evaluation before leaving
     shutdown(env)
     return record
+
+
+def make_trainer(cfg: RunConfig, job: Job, env: DistEnv, run: RunDir) -> Trainer:
+    """The trainer, with the run's saved state when resuming (checked, nothing written)."""
+    meta = model_meta(
+        job.task.model, cfg.preset, job.spec, job.vocab, role=job.role, dataset=job.layout.name
+    )
+    trainer = Trainer(job.task, cfg.train_config(), run.path, env, meta, job.vocab)
+    if not cfg.resume:
+        return trainer
+    if not trainer.resume() and run.is_complete():
+        raise CheckpointError(
+            run.path / "last.safetensors",
+            "missing, though metrics.json says the run finished: it cannot be resumed "
+            "(the run is left as it is)",
+        )
+    if trainer.state.best_epoch > 0:  # the best checkpoint is what the run is tested on
+        load_model(run.path, expect_role=job.role)
+    done, asked = trainer.state.epoch, trainer.cfg.epochs
+    if asked < done:
+        raise ConfigError(
+            f"{run.path}: cannot resume to {asked} epoch(s): the run has already done {done}; "
+            f"pass --epochs {done} or more (the run is left as it is)"
+        )
+    return trainer
+
+
+def fit(trainer: Trainer, run: RunDir, loaders: dict, on_epoch: EpochHook, env: DistEnv):
+    """`trainer.fit`; a diverged run says what its folder can still do."""
+    try:
+        return trainer.fit(loaders["train"], loaders["dev"], on_epoch=on_epoch)
+    except NumericalError as exc:
+        if not env.is_main:
+            raise
+        last = run.path / "last.safetensors"
+        if last.is_file():
+            after = (
+                f"{run.path} keeps epoch {trainer.state.epoch} ({last.name}): --resume continues "
+                "it with the same settings (with --nan-policy skip, such batches are skipped); "
+                "to change them, remove the folder and start again"
+            )
+        elif others := run.clear_start():
+            after = (
+                f"no epoch had finished, so the run's files were removed from {run.path}, but it "
+                f"holds other files ({', '.join(others[:3])}): move them to start it again"
+            )
+        else:
+            after = (
+                f"no epoch had finished, so nothing was saved and {run.path} was cleared: start "
+                "it again (without --resume) with other settings"
+            )
+        raise NumericalError(f"{exc}; {after}") from exc
 
 
 def load_splits(cfg: RunConfig, job: Job, env: DistEnv) -> dict[str, SLRDataset]:

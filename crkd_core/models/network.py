@@ -7,12 +7,14 @@ strides, input size). Each returns its features by name, for distillation (timm-
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..errors import ConfigError
 from .layers import BiLSTM, Neighbours, ResBlockT, TemporalConv, conv_bn
 
 
@@ -60,10 +62,65 @@ class NetConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> NetConfig:
+        """The config that `to_dict` wrote; sizes out of `SIZE_LIMITS` raise ConfigError
+        naming the field (a file's config is untrusted: refuse it before allocating)."""
+        check_sizes(d)
         trunk = {k: tuple(v) if isinstance(v, list) else v for k, v in d["trunk"].items()}
         return cls(
             d["role"], d["variant"], d["input_size"], TrunkConfig(**trunk), HeadConfig(**d["head"])
         )
+
+
+# The range of each size a config read from a file may hold: far above every preset (the
+# paper's teacher takes 224 px, 512 channels), far below sizes whose weights would exhaust
+# memory when the network is built.
+SIZE_LIMITS = {
+    "input_size": (8, 1024),
+    "trunk.widths": (1, 4096),
+    "trunk.blocks": (1, 64),
+    "trunk.strides": (1, 8),
+    "trunk.stem_width": (1, 4096),
+    "trunk.stem_kernel": (1, 15),
+    "trunk.stem_stride": (1, 8),
+    "trunk.map_size": (1, 1024),
+    "trunk.out_channels": (1, 4096),
+    "head.conv_dim": (1, 4096),
+    "head.lstm_hidden": (1, 4096),
+    "head.lstm_layers": (1, 16),
+}
+OPTIONAL_SIZES = ("trunk.map_size", "trunk.out_channels")  # None: not used
+
+
+def _field(d: dict, name: str):
+    """`d[part][key]` of "part.key"; `...` when absent (the config's shape is checked when
+    it is built)."""
+    part, _, key = name.rpartition(".")
+    section = d.get(part) if part else d
+    return section.get(key, ...) if isinstance(section, dict) else ...
+
+
+def check_sizes(d: dict) -> None:
+    """Raise ConfigError on a size of `d` (a `to_dict` dict) that is not an integer in range,
+    on stage lists of different lengths, or on a visual-CTC weight that is not finite >= 0."""
+    for name, (low, high) in SIZE_LIMITS.items():
+        value = _field(d, name)
+        if value is ... or (value is None and name in OPTIONAL_SIZES):
+            continue
+        for v in value if isinstance(value, list | tuple) else [value]:
+            if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
+                raise ConfigError(
+                    f"net.{name} must be {'integers' if isinstance(value, list) else 'an integer'}"
+                    f" between {low} and {high}, got {value!r}"
+                )
+    stages = [_field(d, f"trunk.{k}") for k in ("widths", "blocks", "strides")]
+    lengths = {len(s) if isinstance(s, list | tuple) else -1 for s in stages if s is not ...}
+    if len(lengths) > 1 or min(lengths, default=1) < 1:
+        raise ConfigError(
+            f"net.trunk widths, blocks and strides must be lists of one length, got {stages}"
+        )
+    w = _field(d, "head.visual_ctc")
+    if w is not ... and (not isinstance(w, int | float) or not 0 <= w < math.inf):
+        raise ConfigError(f"net.head.visual_ctc must be a finite number >= 0, got {w!r}")
 
 
 @dataclass

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import ConfigError, DataError
 from ..metrics import WERResult, wer
 from .cleaning import CLEANINGS, EMPTY
-from .ctm import read_ctm, read_stm, write_ctm, write_stm
+from .ctm import read_ctm, read_scored_pair, read_stm, write_ctm, write_stm
 from .sclite import run_sclite
 
 ENGINES = ("python", "sclite")
@@ -31,6 +31,7 @@ __all__ = [
     "score_corpus",
     "score_files",
     "read_ctm",
+    "read_scored_pair",
     "read_stm",
     "write_ctm",
     "write_stm",
@@ -115,12 +116,12 @@ def score_files(
     """
     if engine not in ENGINES:
         raise ConfigError(f"unknown scoring engine {engine!r}: choose from {list(ENGINES)}")
-    refs = read_stm(ref_stm)
+    hyps, refs = read_scored_pair(hyp_ctm, ref_stm)
     if not refs:
         raise DataError(
             ref_stm, "holds no reference utterance (empty, or comments only): nothing to score"
         )
-    corpus = prepare_corpus(read_ctm(hyp_ctm), refs, cleaning, source=str(hyp_ctm))
+    corpus = prepare_corpus(hyps, refs, cleaning, source=str(hyp_ctm))
     if not any(corpus.refs):
         raise DataError(
             ref_stm,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -11,6 +12,7 @@ from typing import Any, ClassVar, get_args, get_origin, get_type_hints
 from ..errors import ConfigError
 from ..experiment import git_commit
 from ..io import atomic_write_json
+from ..models.presets import PRESETS
 from .paths import StudyPaths, display_path, resolve_path
 from .profiles import KD_SETTINGS, STUDY_PROFILES, GridBlock, StudyProfile
 
@@ -103,12 +105,22 @@ def _check_types(cls: type, params: dict[str, Any]) -> None:
     hints = get_type_hints(cls)
     for name, value in params.items():
         expected = hints.get(name)
-        if value is None or expected is None or _fits(value, expected):
-            continue
-        raise ConfigError(
-            f"{cls.__name__}: parameter {name!r} must be {_type_name(expected)}, "
-            f"got {value!r} ({type(value).__name__})"
-        )
+        if value is not None and expected is not None and not _fits(value, expected):
+            raise ConfigError(
+                f"{cls.__name__}: parameter {name!r} must be {_type_name(expected)}, "
+                f"got {value!r} ({type(value).__name__})"
+            )
+        if not _printable(value):  # a newline or NUL is never part of a name, id or path
+            raise ConfigError(
+                f"{cls.__name__}: parameter {name!r} must be printable text, got {value!r}"
+            )
+
+
+def _printable(value: Any) -> bool:
+    """Whether every string in `value` (a string, or a list of them) is printable."""
+    if isinstance(value, (list, tuple)):
+        return all(_printable(v) for v in value)
+    return not isinstance(value, str) or value.isprintable()
 
 
 def _fits(value: Any, expected: Any) -> bool:
@@ -120,8 +132,8 @@ def _fits(value: Any, expected: Any) -> bool:
         return isinstance(value, bool)
     if isinstance(value, bool):  # bool is an int subclass; True is not an epoch count
         return False
-    if expected is float:
-        return isinstance(value, (int, float))
+    if expected is float:  # NaN and Inf never make sense here (and NaN compares as in range)
+        return isinstance(value, (int, float)) and math.isfinite(value)
     if expected is str:
         return isinstance(value, (str, os.PathLike))
     return isinstance(value, expected)
@@ -129,9 +141,17 @@ def _fits(value: Any, expected: Any) -> bool:
 
 def _type_name(expected: Any) -> str:
     if get_origin(expected) is list:
-        items = {str: "strings", int: "integers", float: "numbers", bool: "booleans"}
-        return f"a list of {items.get(get_args(expected)[0], 'values')}"
-    names = {str: "a string", int: "an integer", float: "a number", bool: "True or False"}
+        item = get_args(expected)[0]
+        if get_origin(item) is list:
+            return f"a list of lists of {_type_name(item).removeprefix('a list of ')}"
+        items = {str: "strings", int: "integers", float: "finite numbers"}
+        return f"a list of {items.get(item, 'booleans' if item is bool else 'values')}"
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a finite number",
+        bool: "True or False",
+    }
     return names.get(expected, getattr(expected, "__name__", str(expected)))
 
 
@@ -145,6 +165,18 @@ def _check_positive(**values: int) -> None:
             raise ConfigError(f"{name} must be a positive integer, got {v!r}")
 
 
+def _check_range(name: str, values: list, low: float, high: float, why: str = "") -> None:
+    """Each of `values` (a parameter's value, or its list) within [low, high]."""
+    for v in values:
+        if not low <= v <= high:
+            raise ConfigError(f"{name} must be between {low} and {high}{why}, got {v!r}")
+
+
+MAX_SEED = 2**32 - 1  # as `crkd --seed`: numpy's global seed takes 0 .. 2**32 - 1
+MAX_THREADS = 1024  # as `crkd --threads`
+MAX_SIZE = 1024  # px: as the input_size of a network read from a checkpoint
+
+
 @dataclass(frozen=True)
 class ExploreConfig(NotebookConfig):
     NOTEBOOK: ClassVar[str] = "00_explore_data"
@@ -156,6 +188,7 @@ class ExploreConfig(NotebookConfig):
     def validate(self) -> None:
         super().validate()
         _check_positive(frames_shown=self.frames_shown, **{f"size {s}": s for s in self.sizes})
+        _check_range("sizes", self.sizes, 1, MAX_SIZE)
 
 
 @dataclass(frozen=True)
@@ -175,8 +208,12 @@ class TeacherConfig(NotebookConfig):
         _check_positive(epochs=self.epochs, confusions=self.confusions)
         if self.threads < 0:
             raise ConfigError(f"threads must be 0 (torch's default) or more, got {self.threads}")
+        _check_range("threads", [self.threads], 0, MAX_THREADS)
         if not self.seeds:
             raise ConfigError("seeds must name at least one seed")
+        _check_range("seeds", self.seeds, 0, MAX_SEED)
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"seeds names a seed twice: {self.seeds}")
 
     def teacher_run(self, seed: int) -> Path:
         return self._teacher_path(self.epochs, seed)
@@ -205,7 +242,14 @@ class DistillConfig(TeacherConfig):
 
     def validate(self) -> None:
         super().validate()
-        _check_positive(jobs=self.jobs)
+        _check_positive(jobs=self.jobs, teacher_epochs=self.teacher_epochs)
+        _check_range("jobs", [self.jobs], 1, MAX_THREADS)
+        self.check_student_sizes([self.student_size])
+
+    def check_student_sizes(self, sizes: list[int]) -> None:
+        """LRINet sizes between 8 px and the profile's teacher's input (as `crkd profile`)."""
+        teacher = PRESETS.get(self.plan.preset).teacher.input_size
+        _check_range("student size", sizes, 8, teacher, f" px (the {self.plan.preset} teacher's)")
 
     def teacher_seed(self, seed: int) -> int:
         """The teacher that teaches the students of `seed`: its own, else the first one."""
@@ -244,6 +288,7 @@ class AblationConfig(DistillConfig):
         if bool(self.sizes) != bool(self.settings):
             raise ConfigError("give both sizes and settings, or neither (the profile's grid)")
         parse_shard(self.shard)
+        self.check_student_sizes(self.sizes)
         check_kd_weights(self.kd_weights)
         if set(self.sweep_seeds) - set(self.seeds):
             raise ConfigError(f"sweep_seeds {self.sweep_seeds} must be among seeds {self.seeds}")
@@ -258,9 +303,13 @@ def check_kd_weights(weights) -> None:
     """Each entry an [alpha, beta] pair of numbers >= 0, not both 0 (that is no KD)."""
     for w in weights:
         ok = isinstance(w, list | tuple) and len(w) == 2
-        ok = ok and all(isinstance(x, int | float) and not isinstance(x, bool) for x in w)
+        ok = ok and all(
+            isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in w
+        )
         if not ok or min(w) < 0:
-            raise ConfigError(f"kd_weights: each entry is [alpha, beta], both >= 0; got {w!r}")
+            raise ConfigError(
+                f"kd_weights: each entry is [alpha, beta], both finite and >= 0; got {w!r}"
+            )
         if w[0] == 0 and w[1] == 0:
             raise ConfigError("kd_weights: [0, 0] is no KD (the grid's 'none'), not a weighting")
     if len({tuple(map(float, w)) for w in weights}) != len(weights):
@@ -318,6 +367,10 @@ class EfficiencyConfig(NotebookConfig):
     def validate(self) -> None:
         super().validate()
         _check_positive(frames=self.frames, repeats=self.repeats, classes=self.classes)
+        _check_range("frames", [self.frames], 8, 10_000, " (as `crkd profile --frames`)")
+        _check_range("classes", [self.classes], 2, 100_000)
+        # 0 means the profile's; a repeat is timed until min_seconds have passed
+        _check_range("min_seconds", [self.min_seconds], 1e-3, 600)
 
 
 def parse_shard(shard: str) -> tuple[int, int]:

@@ -14,13 +14,17 @@ from .report import PageStatus
 
 
 def selected(only: str | None) -> list[str]:
-    """The notebooks named in `--only` (comma-separated), in study order; all by default."""
-    if not only:
+    """The notebooks named in `--only` (comma-separated), in study order; all by default
+    (None). A selection that names no notebook is refused: it would rebuild the report
+    without any page."""
+    if only is None:
         return list(NOTEBOOKS)
     names = [n.strip() for n in only.split(",") if n.strip()]
+    if not names:
+        raise ConfigError(f"--only {only!r} names no notebook; choose from {list(NOTEBOOKS)}")
     unknown = [n for n in names if n not in NOTEBOOKS]
     if unknown:
-        raise ConfigError(f"unknown notebooks {unknown}; choose from {list(NOTEBOOKS)}")
+        raise ConfigError(f"--only: unknown notebooks {unknown}; choose from {list(NOTEBOOKS)}")
     return [n for n in NOTEBOOKS if n in names]
 
 

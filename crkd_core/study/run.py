@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..demo import build_demo
-from ..errors import ConfigError, ToolMissingError
+from ..errors import CheckpointError, ConfigError, FileFormatError, ToolMissingError
 from ..experiment import RunDir, git_commit
 from ..io import read_json
+from ..machine import describe, machine_facts
 from ..teacher_cache import SUFFIX as TEACHER_CACHE_SUFFIX
 from .configs import AblationConfig, DistillConfig
 from .grid import PointStatus, grid_points, run_point, sweep_points
@@ -32,7 +33,7 @@ from .paths import REPO_ROOT, GridPoint, StudyPaths, display_path
 from .profiles import KD_SETTINGS, STUDY_PROFILES
 from .report import PageStatus, Provenance, compile_report
 from .tables import signworld_floor
-from .training import ensure_data
+from .training import check_data, ensure_data
 
 PROFILE_ORDER = ("smoke", "default", "full")  # from the smallest study to the largest
 
@@ -79,6 +80,7 @@ def check_options(opts: StudyOptions) -> None:
     if opts.timeout is not None and opts.timeout < 1:
         raise ConfigError(f"--timeout must be >= 1 s, got {opts.timeout}")
     selected(opts.only)
+    check_data(Path(opts.data or opts.study_dir() / "data").resolve())
     check_not_smaller(opts.reports_dir(), opts.profile, opts.replace_larger)
 
 
@@ -87,7 +89,14 @@ def check_not_smaller(reports: Path, profile: str, replace_larger: bool) -> None
     existing = reports / "study.json"
     if replace_larger or not existing.is_file():
         return
-    old = read_json(existing).get("provenance", {}).get("profile")
+    record = read_json(existing)  # FileFormatError naming it when it is not JSON
+    prov = record.get("provenance", {}) if isinstance(record, dict) else None
+    if not isinstance(prov, dict):
+        raise FileFormatError(
+            existing,
+            "not a study record (no provenance object); pass --replace-larger to overwrite it",
+        )
+    old = prov.get("profile")
     if old in PROFILE_ORDER and PROFILE_ORDER.index(old) > PROFILE_ORDER.index(profile):
         raise ConfigError(
             f"{reports} holds a {old!r} study; a {profile!r} study would replace it. "
@@ -277,14 +286,15 @@ def publish_demo(opts: StudyOptions, out: Path, reports: Path) -> str:
     if not RunDir(run).is_complete():
         return f"not built: {display_path(run, out)} did not finish"
     try:
-        build_demo(run, reports / "demo")
-    except ToolMissingError as exc:  # onnxruntime-web comes from npm (make web)
+        build_demo(run, reports / "demo", force=True)  # the study's own page, rebuilt
+    except (ToolMissingError, CheckpointError) as exc:  # onnxruntime-web comes from npm
         return f"not built: {exc}"
     return f"demo/index.html: the live camera page of {run.name} (LRINet + CRKD)"
 
 
 def provenance(opts: StudyOptions, data: Path, out: Path, started: str, seconds: float):
-    """The report's provenance, with paths relative to the repository (none of this machine)."""
+    """The report's provenance, with paths relative to the repository (none of this machine's
+    paths), and the driver's CPU, ISA and kernel set (each run's own are in its machine.json)."""
     import torch
 
     plan = STUDY_PROFILES.get(opts.profile)
@@ -302,7 +312,11 @@ def provenance(opts: StudyOptions, data: Path, out: Path, started: str, seconds:
         command,
         started,
         seconds,
-        {"torch threads": str(torch.get_num_threads()), **dataset_facts(data)},
+        {
+            "torch threads": str(torch.get_num_threads()),
+            **describe(machine_facts()),
+            **dataset_facts(data),
+        },
     )
 
 

@@ -8,7 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+from ..data.corpus import open_dataset
 from ..data.signworld import generate_signworld
+from ..errors import DataError
 from ..experiment import (
     RunDir,
     StudentRunConfig,
@@ -31,6 +33,27 @@ def ensure_data(root: str | Path, data_profile: str, seed: int = 0) -> Path:
     print(f"drawing SignWorld ({data_profile}) into {display_path(root)}", flush=True)
     generate_signworld(root, data_profile, seed, jobs=available_cpus())
     return root
+
+
+def check_data(root: str | Path) -> None:
+    """Refuse, before any work, a dataset root that a study would fail on later: one that no
+    layout recognises, or that lacks a split's corpus file. A missing or empty folder passes
+    (`ensure_data` draws SignWorld there)."""
+    root = resolve_path(root)
+    if not root.is_dir() or not any(root.iterdir()):
+        return
+    layout = open_dataset(root)
+    for split in ("train", "dev", "test"):
+        path = split_file(layout, split)
+        if path is not None and not path.is_file():
+            raise DataError(path, "corpus file is missing (a study needs train, dev and test)")
+
+
+def split_file(layout, split: str) -> Path | None:
+    """The file that lists a split's videos, where the layout has one per split."""
+    if hasattr(layout, "corpus_file"):
+        return layout.corpus_file(split)
+    return layout.root / f"{split}.csv" if layout.name == "custom" else None
 
 
 EpochHook = Callable[[str, dict], None]

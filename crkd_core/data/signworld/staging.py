@@ -9,7 +9,6 @@ concurrent run into the same D fail at once, instead of both reporting success.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ...errors import DataError
+from ...io import exclusive_lock
 
 PARTIAL = ".partial-"
 OLD = ".old-"
@@ -40,42 +40,16 @@ def target_lock(out: Path) -> Iterator[None]:
                 raise DataError(parent, f"is a file, so --out {out} cannot be created below it")
             break
     path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_pid(fd)
-            os.close(fd)
-            raise DataError(
-                out,
-                f"another `crkd synth` (pid {holder}) is drawing into this folder (it holds "
-                f"{path.name}); wait for it to finish or choose another --out",
-            ) from None
-        if _same_file(fd, path):
-            break
-        os.close(fd)  # the holder removed this file as we opened it: lock the new one
-    try:
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+
+    def busy(holder: str) -> DataError:
+        return DataError(
+            out,
+            f"another `crkd synth` (pid {holder}) is drawing into this folder (it holds "
+            f"{path.name}); wait for it to finish or choose another --out",
+        )
+
+    with exclusive_lock(path, busy):
         yield
-    finally:
-        path.unlink(missing_ok=True)
-        os.close(fd)
-
-
-def _same_file(fd: int, path: Path) -> bool:
-    try:
-        return os.stat(path).st_ino == os.fstat(fd).st_ino
-    except FileNotFoundError:
-        return False
-
-
-def _read_pid(fd: int) -> str:
-    try:
-        return os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
-    except OSError:
-        return "unknown"
 
 
 def leftovers(out: Path) -> tuple[list[Path], list[Path]]:

@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from ...errors import ConfigError, DataError
+from ...io import owning_run
 from ..synthetic import METADATA_FILE, TIMINGS_FOLDER, UNSEEN_SPLIT, handshape_blind_floor
 from .grammar import Grammar
 from .motion import build_timeline, gloss_segments, sample_instances
@@ -80,7 +81,8 @@ def generate_signworld(
         profile: a profile name (smoke, default, full) or a `DataSize`.
         seed: the seed of everything (signers, sentences, timing, pixels).
         unseen_signers: also write `test_unseen`, signed by signers absent from train.
-        force: replace a non-empty `out` (only once the new dataset is complete).
+        force: replace an `out` that holds a SignWorld dataset (`signworld.json`), only once
+            the new dataset is complete; any other non-empty folder is refused.
         size: frame size in px, overriding the profile's.
         progress: called with one line per finished split.
         jobs: processes that draw videos at once (the dataset is the same for any number).
@@ -92,6 +94,8 @@ def generate_signworld(
         raise ConfigError(f"jobs must be at least 1, got {jobs}")
     prof = (DATA_SIZES.get(profile) if isinstance(profile, str) else profile).with_size(size)
     shown, out = Path(out), Path(os.path.abspath(out))  # abspath: `--out .` has a name too
+    if (run := owning_run(out)) is not None:  # before the lock file is made beside `out`
+        raise DataError(out, f"lies inside the run folder {run}; choose a folder outside it")
     with target_lock(out):  # a second run into the same folder fails here, at once
         recover_leftovers(out, progress or (lambda line: None))
         _check_target(out, force)
@@ -111,8 +115,20 @@ def generate_signworld(
 def _check_target(out: Path, force: bool) -> None:
     if out.exists() and not out.is_dir():
         raise DataError(out, "output path exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not force:
         raise DataError(out, "output folder is not empty; pass --force to replace it")
+    cwd = Path.cwd().resolve()
+    if cwd == out.resolve() or cwd.is_relative_to(out.resolve()):
+        raise DataError(out, "--force would replace the current folder (or one holding it)")
+    if not (out / METADATA_FILE).is_file():
+        raise DataError(
+            out,
+            f"--force replaces only a SignWorld dataset (a folder holding {METADATA_FILE}) or "
+            "an empty folder, and this folder holds neither; remove it yourself or choose "
+            "another --out",
+        )
 
 
 def _publish(tmp: Path, out: Path) -> None:
