@@ -169,11 +169,11 @@ def main() -> None:
         trunk = FrameTrunk(trunks[view])
         history = train_probe(
             trunk,
-            trunks[view].channels,
-            (train_views[view], ytr),
-            (test_views[view], yte),
-            args.epochs,
-            args.seed,
+            channels=trunks[view].channels,
+            train=(train_views[view], ytr),
+            test=(test_views[view], yte),
+            epochs=args.epochs,
+            seed=args.seed,
         )
         best = max(history, key=lambda h: h["gloss_acc"])
         result["probes"][view] = {

@@ -48,7 +48,7 @@ def main() -> None:
     vocab, spec, role = meta_vocab(meta, args.run), meta_view(meta), meta.get("role", "teacher")
     cfg = DataConfig(args.data)
     ds = load_split(open_layout(cfg), cfg, args.split, vocab, spec, train=False, seed=0)
-    loader = make_loader(ds, 1, False, 0, DistEnv())
+    loader = make_loader(ds, batch_size=1, train=False, seed=0, env=DistEnv())
     out, hyps = {"run": str(args.run), "split": args.split, "role": role}, {}
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", meta)

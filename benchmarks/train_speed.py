@@ -57,6 +57,8 @@ from crkd_core.data.frames import build_store  # noqa: E402
 from crkd_core.data.sampler import BucketBatchSampler  # noqa: E402
 from crkd_core.data.transforms import ViewSpec  # noqa: E402
 from crkd_core.data.vocab import Vocab  # noqa: E402
+from crkd_core.losses.registry import resolve_kd  # noqa: E402
+from crkd_core.machine import machine_facts  # noqa: E402
 from crkd_core.models.presets import PRESETS, build_student, build_teacher  # noqa: E402
 from crkd_core.tasks import CTCTask, Distiller  # noqa: E402
 from crkd_core.teacher_cache import TeacherCache  # noqa: E402
@@ -138,7 +140,8 @@ def build_setup(case: Case, preset: str, data: tuple, seed: int = 0) -> Setup:
         macs = {"trained": gmacs_per_frame(teacher, 16), "teacher": 0.0}
     else:
         student = build_student(preset, len(vocab), case.size, case.feature_kd)
-        task = Distiller(student, teacher, case.kd, case.feature_kd, p.alpha, p.beta, p.temperature)
+        kd = resolve_kd(case.kd, {}, weights=p.kd_weights)  # the preset's KD weights
+        task = Distiller(student, teacher, kd=kd, variant=case.feature_kd)
         if case.kd != "none":
             # with a cache, the timed "forward" is the cache's lookup and read
             inner = TeacherCache(CACHE_DIR / case.name, task.teacher) if case.cached else None
@@ -315,6 +318,12 @@ def parallel_check(args, spec: str) -> dict:
 
 
 def print_table(out: dict) -> None:
+    m = out["machine"]
+    pins = " ".join(f"{k}={v}" for k, v in m["kernel_pins"].items())
+    print(
+        f"{m['cpu']['model']} ({' '.join(m['cpu']['isa'])}); torch kernels "
+        f"{m['torch_cpu_capability']}{' pinned: ' + pins if pins else ''}; {m['threads']} threads"
+    )
     if "cases" in out:
         c = out["ceiling_gflops"]
         print(f"fp32 matmul ceiling: {c['1']:.1f} GFLOP/s (1 thread), {c['2']:.1f} (2 threads)")
@@ -378,6 +387,7 @@ def run(args) -> int:
     out["parallel"] = {spec: parallel_check(args, spec) for spec in args.parallel}
     out["load_after"] = os.getloadavg()
     out["versions"] = {"torch": torch.__version__, "numpy": np.__version__}
+    out["machine"] = machine_facts()  # CPU model, ISA, kernel set (and any pins), threads
     print_table(out)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

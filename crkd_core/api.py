@@ -13,6 +13,13 @@ work, as on the command line), runs the same experiment code, and returns the ru
     c = api.compare(["runs/crkd"], ["runs/teacher"])  # seeds: several runs per side
     print(c["answer"])
 
+and deployment, which returns what the command prints::
+
+    x = api.export(run="runs/crkd", int8="dynamic")  # model.onnx, its streaming pair, int8
+    p = api.predict(run="runs/crkd", video="clip.mp4")  # or frames=FOLDER, stream=True, ...
+    print(p.text, [(g.gloss, g.start_s, g.end_s) for g in p.glosses])
+    page = api.demo(run="runs/crkd", out="page")  # then: crkd demo --page page
+
 `command.txt` of a run started here records this Python call, not the kernel's argv.
 """
 
@@ -25,6 +32,10 @@ from typing import Any
 
 from .data.signworld import generate_signworld
 from .data.synthetic import read_metadata
+from .demo import DemoConfig, DemoPage, prepare_demo
+from .deploy.package import ExportConfig, ExportedFile, ExportRecord, export_run
+from .deploy.predict import PredictConfig, Prediction, TimedGloss
+from .deploy.predict import predict as _predict
 from .errors import ConfigError
 from .experiment import (
     EvalConfig,
@@ -93,3 +104,24 @@ def evaluate(run, data, split: str = "test", decoder: str = "greedy", **options:
 def compare(a, b, split: str = "test", **options: Any) -> dict:
     """System A's runs against system B's, a paired bootstrap (see `crkd compare`)."""
     return compare_runs(CompareConfig(a=tuple(a), b=tuple(b), split=split, **options))
+
+
+def predict(
+    run, on_gloss: Callable[[TimedGloss], None] | None = None, **options: Any
+) -> Prediction:
+    """Recognise the glosses of a clip: `video=`, `frames=` or `camera=` (see `crkd predict`);
+    `stream=True` streams it, calling `on_gloss(g)` as each gloss becomes stable."""
+    return _predict(PredictConfig(run=run, **options), on_gloss=on_gloss)
+
+
+def export(
+    run, on_file: Callable[[ExportedFile], None] | None = None, **options: Any
+) -> ExportRecord:
+    """Export a run to ONNX by the export policy of `crkd export`; `on_file(f)` sees each file."""
+    return export_run(ExportConfig(run=run, **options), on_file=on_file)
+
+
+def demo(run=None, **options: Any) -> DemoPage:
+    """Build a run's live camera page (see `crkd demo`; `page=` checks one built before). It is
+    not served: serve it with `crkd demo --page FOLDER`."""
+    return prepare_demo(DemoConfig(run=run, **options))

@@ -13,13 +13,15 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save
+from safetensors.torch import save
 
 from .data.transforms import ViewSpec
 from .data.vocab import Vocab
 from .errors import CheckpointError, ConfigError, VocabError
 from .io import atomic_write, atomic_write_json
 from .models.network import NetConfig, SLRNet
+from .tensor_files import load_legacy_pt as load_legacy_pt  # re-exported
+from .tensor_files import load_weights
 
 FORMAT = "crkd-checkpoint/1"
 
@@ -41,15 +43,6 @@ def load_extra(path: Path) -> dict:
             meta = fh.metadata() or {}
         return json.loads(meta.get("extra", "{}"))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(path, f"not a readable safetensors file (truncated?): {exc}") from exc
-
-
-def load_weights(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise CheckpointError(path, "checkpoint file is missing")
-    try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise CheckpointError(path, f"not a readable safetensors file (truncated?): {exc}") from exc
 
 
@@ -260,14 +253,3 @@ def restore_optimizer(
         pid, k = key.split(".", 1)
         state.setdefault(int(pid), {})[k] = v
     opt.load_state_dict({"state": state, "param_groups": rest["param_groups"]})
-
-
-def load_legacy_pt(path: Path) -> dict:
-    """Read a legacy .pt state dict safely (weights_only=True: no code runs on load)."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, ... here
-        raise CheckpointError(
-            path,
-            f"refused or unreadable .pt file (only plain tensors are loaded, never code): {exc}",
-        ) from exc

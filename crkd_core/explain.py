@@ -28,6 +28,7 @@ from .data.corpus import open_dataset
 from .data.frames import read_entry
 from .data.transforms import make_views
 from .errors import ConfigError
+from .heatmaps import upsample
 from .metrics import top_confusions
 from .models.network import SLRNet
 
@@ -111,12 +112,12 @@ def attribute(
     per_frame = attr.detach().abs().sum(dim=(2, 3, 4))[0]  # (1, T, 3, S, S) -> (T,)
     temporal = (per_frame / per_frame.sum().clamp_min(1e-12)).numpy()
     return Attribution(
-        name,
-        video.shape[-1],
-        score,
-        temporal,
-        cam.detach()[:, 0].numpy(),
-        to_uint8(video[0].detach()),
+        name=name,
+        input_size=video.shape[-1],
+        score=score,
+        temporal=temporal,
+        cam=cam.detach()[:, 0].numpy(),
+        frames=to_uint8(video[0].detach()),
     )
 
 
@@ -132,12 +133,6 @@ def clip_views(data, split: str, vid: str, spec):
     if not entries:
         raise ConfigError(f"no video {vid!r} in split {split!r} of {data}")
     return entries[0], make_views(read_entry(entries[0], spec.pre_size), spec, train=False)
-
-
-def upsample(cam: np.ndarray, size: int) -> np.ndarray:
-    """(T, h, w) -> (T, size, size), bilinear."""
-    x = torch.from_numpy(np.ascontiguousarray(cam, dtype=np.float32))[:, None]
-    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)[:, 0].numpy()
 
 
 def ranks(x: np.ndarray) -> np.ndarray:
@@ -228,9 +223,32 @@ def explain_sentence(
     chosen = [gloss or entry.glosses[0]] if target == "gloss" else list(entry.glosses)
     labels = meta_vocab(smeta, Path(student_run)).encode(chosen, f"{split}/{vid}")
     what = "-CTC(reference)" if target == "ctc" else f"log sum_t p_t({chosen[0]})"
-    t = attribute(teacher, views.teacher[None], target, labels, method, steps, "Teacher")
-    s = attribute(student, views.student[None], target, labels, method, steps, "LRINet + CRKD")
-    return SentenceAttribution(vid, entry.glosses, what, t, s, similarity(t, s))
+    t = attribute(
+        model=teacher,
+        video=views.teacher[None],
+        target=target,
+        labels=labels,
+        method=method,
+        steps=steps,
+        name="Teacher",
+    )
+    s = attribute(
+        model=student,
+        video=views.student[None],
+        target=target,
+        labels=labels,
+        method=method,
+        steps=steps,
+        name="LRINet + CRKD",
+    )
+    return SentenceAttribution(
+        id=vid,
+        glosses=entry.glosses,
+        target=what,
+        teacher=t,
+        student=s,
+        similarity=similarity(t, s),
+    )
 
 
 # -- confusions --------------------------------------------------------------------------------

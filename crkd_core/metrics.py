@@ -42,7 +42,8 @@ class WERResult:
     @classmethod
     def from_counts(cls, sub: int, dele: int, ins: int, n_ref: int, n_hyp: int) -> WERResult:
         """Build a result, computing `wer` from the counts."""
-        return cls(error_rate(sub + dele + ins, n_ref), sub, dele, ins, n_ref, n_hyp)
+        wer = error_rate(sub + dele + ins, n_ref)
+        return cls(wer=wer, sub=sub, dele=dele, ins=ins, n_ref=n_ref, n_hyp=n_hyp)
 
     @property
     def errors(self) -> int:
@@ -76,7 +77,7 @@ class WERResult:
         return f"WER {self.wer:.2f} % (S={self.sub}, D={self.dele}, I={self.ins}, N={self.n_ref})"
 
 
-EMPTY_RESULT = WERResult(0.0, 0, 0, 0, 0, 0)
+EMPTY_RESULT = WERResult(wer=0.0, sub=0, dele=0, ins=0, n_ref=0, n_hyp=0)
 
 
 def error_rate(errors: int, n_ref: int) -> float:

@@ -105,7 +105,13 @@ def load_split(
     else:
         store = StreamingFrames(entries, spec.pre_size)
     return SLRDataset(
-        entries, vocab, store, spec, train, seed, allow_oov=not train and cfg.allow_oov
+        entries=entries,
+        vocab=vocab,
+        store=store,
+        spec=spec,
+        train=train,
+        seed=seed,
+        allow_oov=not train and cfg.allow_oov,
     )
 
 

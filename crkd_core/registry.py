@@ -34,5 +34,9 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         return sorted(self._items)
 
+    def registered(self) -> tuple[str, ...]:
+        """The names in the order they were registered (for choices shown in that order)."""
+        return tuple(self._items)
+
     def __contains__(self, name: str) -> bool:
         return name in self._items

@@ -115,10 +115,19 @@ def summarize_seeds(values: Sequence[float], confidence: float = CONFIDENCE) -> 
     mean = float(arr.mean())
     if arr.size == 1:
         nan = float("nan")
-        return SeedSummary((mean,), mean, nan, nan, nan, confidence)
+        return SeedSummary(
+            values=(mean,), mean=mean, std=nan, ci_low=nan, ci_high=nan, confidence=confidence
+        )
     std = float(arr.std(ddof=1))
     half = float(sps.t.ppf(0.5 + confidence / 2, arr.size - 1)) * std / math.sqrt(arr.size)
-    return SeedSummary(tuple(arr.tolist()), mean, std, mean - half, mean + half, confidence)
+    return SeedSummary(
+        values=tuple(arr.tolist()),
+        mean=mean,
+        std=std,
+        ci_low=mean - half,
+        ci_high=mean + half,
+        confidence=confidence,
+    )
 
 
 def sentence_errors(
@@ -315,9 +324,22 @@ def paired_bootstrap(
     p = min(1.0, 2 * (1 + min(below, above)) / (n_resamples + 1))
     ci = res.confidence_interval
     return Comparison(
-        a.name, b.name, a.wer, b.wer, float(diff(ea, eb, n_ref)), float(ci.low), float(ci.high),
-        p, int(n_ref.size), sa, sb, n_resamples, confidence, method, seed,
-    )  # fmt: skip
+        a=a.name,
+        b=b.name,
+        wer_a=a.wer,
+        wer_b=b.wer,
+        diff=float(diff(ea, eb, n_ref)),
+        ci_low=float(ci.low),
+        ci_high=float(ci.high),
+        p_value=p,
+        sentences=int(n_ref.size),
+        seeds_a=sa,
+        seeds_b=sb,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        method=method,
+        seed=seed,
+    )
 
 
 def verdict(c: Comparison, margin: float | None = None) -> str:
@@ -345,3 +367,147 @@ def verdict(c: Comparison, margin: float | None = None) -> str:
         shown = "is" if c.ci_high <= margin else "is not"
         tail = f"; {c.a} {shown} shown to be within {margin:+.1f} points of {c.b}"
     return f"{head}: {numbers}{tail}."
+
+
+# --- every source of noise at once: teachers, students within teachers, sentences -------------
+
+
+@dataclass(frozen=True)
+class NestedComparison:
+    """System A against B, with an interval that holds every source of noise: which teachers
+    were trained, which students each taught, and which test sentences were drawn.
+
+    `difference` is A - B in WER points: the mean over teachers of the mean over a teacher's
+    students of their corpus WER, for A minus the same for B. `p_at_floor` says that no
+    resample crossed zero, so the p-value is the smallest that `resamples` can give.
+    """
+
+    difference: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    p_at_floor: bool
+    n_teachers: int
+    n_students: int  # students of both systems together
+    sentences: int
+    resamples: int
+    confidence: float
+    seed: int
+
+    @property
+    def is_tie(self) -> bool:
+        return self.ci_low <= 0.0 <= self.ci_high
+
+    def p_text(self) -> str:
+        """ "p = 0.013", or at the resampling floor "p < 0.0002" (never a floor as a value)."""
+        return (
+            f"p < {floor_p(self.resamples):.2g}" if self.p_at_floor else f"p = {self.p_value:.2g}"
+        )
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+_CHUNK = 1000  # resamples drawn at a time
+
+
+def floor_p(resamples: int) -> float:
+    """The smallest two-sided p-value of `resamples` resamples (with the +1 correction)."""
+    return 2 / (resamples + 1)
+
+
+def _nested(system: Mapping[str, Sequence[Sequence[float]]], name: str, n: int) -> list:
+    """{teacher: [per-sentence errors of each student]} -> one (students, n) array a teacher."""
+    out = []
+    for teacher, students in system.items():
+        arr = np.asarray(students, dtype=np.float64)
+        if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] != n:
+            raise StatsError(
+                f"system {name!r}, teacher {teacher!r}: need (students >= 1) x {n} sentence "
+                f"errors, got shape {arr.shape}"
+            )
+        if not np.isfinite(arr).all() or (arr < 0).any():
+            raise StatsError(f"system {name!r}, teacher {teacher!r}: errors must be finite, >= 0")
+        out.append(arr)
+    return out
+
+
+def nested_bootstrap(
+    a: Mapping[str, Sequence[Sequence[float]]],
+    b: Mapping[str, Sequence[Sequence[float]]],
+    n_ref: Sequence[int],
+    *,
+    resamples: int = N_RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> NestedComparison:
+    """Hierarchical bootstrap of the WER difference A - B over teachers, students, sentences.
+
+    Each system maps a teacher's name to its students' per-sentence error counts (S + D + I of
+    each test sentence, in the order of `n_ref`). A and B are taught by the same teachers (a
+    teacher arm, such as the teachers themselves, has one "student" a teacher). Each resample:
+
+    1. draws the teachers with replacement, the same draw for A and B (paired by teacher);
+    2. within each drawn teacher, draws A's students and B's students with replacement,
+       separately (A's seed k has no relation to B's seed k);
+    3. draws the test sentences with replacement, the same draw for everything (paired by
+       sentence, so sentence difficulty cancels);
+
+    and computes the difference of the two systems' mean WERs on that draw. The interval is the
+    percentile interval of the resampled differences; the two-sided p-value is twice the smaller
+    share on either side of zero, with the +1 correction.
+    """
+    n_ref = np.asarray(n_ref, dtype=np.float64)
+    if n_ref.ndim != 1 or n_ref.size == 0 or n_ref.sum() <= 0 or (n_ref < 0).any():
+        raise StatsError("n_ref must hold each test sentence's reference length, with N > 0")
+    if set(a) != set(b) or not a:
+        raise StatsError(f"A and B must share their teachers, got {sorted(a)} and {sorted(b)}")
+    if resamples < 100:
+        raise StatsError(f"resamples must be at least 100, got {resamples}")
+    if not 0 < confidence < 1:
+        raise StatsError(f"confidence must lie in (0, 1), got {confidence}")
+    teachers = sorted(a)
+    ea = _nested({t: a[t] for t in teachers}, "A", n_ref.size)
+    eb = _nested({t: b[t] for t in teachers}, "B", n_ref.size)
+    rng = np.random.default_rng(seed)
+    k, s = len(teachers), n_ref.size
+
+    def mean_errors(system: list, picks: np.ndarray) -> np.ndarray:
+        """(r, sentences): per sentence, the mean over the drawn teachers of the mean over each
+        drawn teacher's students, themselves drawn (step 2)."""
+        r = len(picks)
+        per_teacher = np.stack(
+            [e[rng.integers(0, len(e), (r, len(e)))].mean(axis=1) for e in system], axis=1
+        )  # (r, teachers, sentences)
+        return np.take_along_axis(per_teacher, picks[:, :, None], axis=1).mean(axis=1)
+
+    diffs = []
+    for start in range(0, resamples, _CHUNK):  # bounded memory: r x teachers x sentences
+        r = min(_CHUNK, resamples - start)
+        picks = rng.integers(0, k, (r, k))  # step 1
+        weights = rng.multinomial(s, np.full(s, 1 / s), r).astype(np.float64)  # step 3
+        gap = mean_errors(ea, picks) - mean_errors(eb, picks)
+        diffs.append(100 * (gap * weights).sum(1) / (weights @ n_ref))
+    diffs = np.concatenate(diffs)
+    observed = (
+        100
+        * (np.mean([e.mean(0) for e in ea], 0) - np.mean([e.mean(0) for e in eb], 0)).sum()
+        / n_ref.sum()
+    )
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(diffs, [tail, 1 - tail])
+    below, above = int((diffs <= 0).sum()), int((diffs >= 0).sum())
+    p = min(1.0, 2 * (1 + min(below, above)) / (resamples + 1))
+    return NestedComparison(
+        difference=float(observed),
+        ci_low=float(low),
+        ci_high=float(high),
+        p_value=p,
+        p_at_floor=min(below, above) == 0,
+        n_teachers=k,
+        n_students=sum(len(e) for e in ea) + sum(len(e) for e in eb),
+        sentences=int(s),
+        resamples=resamples,
+        confidence=confidence,
+        seed=seed,
+    )

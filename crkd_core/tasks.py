@@ -2,12 +2,14 @@
 
 `CTCTask` trains one network with CTC on one view (the teacher on high resolution, or a
 student without KD). `Distiller` holds a frozen teacher and LRINet and returns the named terms
-of  L = CTC + alpha * feature-KD + beta * T^2 * KL  (CRKD, arXiv 2303.06820: frame-level and
-classification features are distilled separately; the teacher is locked).
+of  L = CTC + sum_i w_i * KD_i,  one KD term per entry of the run's KD (`losses.KD_TERMS`; CRKD,
+arXiv 2303.06820, distils frame-level and classification features separately, and locks the
+teacher).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -15,16 +17,10 @@ import torch.nn as nn
 
 from .data.dataset import Batch
 from .errors import ConfigError
-from .losses import CTCLoss, FeatureKD, LogitKD, LossTerm, VisualCTCLoss, WeightedLoss
+from .losses import KD_TERMS, CTCLoss, LossTerm, VisualCTCLoss, WeightedLoss
+from .losses.registry import resolve_kd
 from .models.network import SLRNet, SLROutput
 from .teacher_cache import TeacherCache
-
-KD_MODES = ("none", "feature", "logit", "both")
-
-
-def kd_terms(kd: str, alpha: float, beta: float) -> tuple[float, float]:
-    """The feature- and logit-KD weights in effect: a term that `kd` leaves out weighs 0."""
-    return (alpha if kd in ("feature", "both") else 0.0, beta if kd in ("logit", "both") else 0.0)
 
 
 class CTCTask(nn.Module):
@@ -70,42 +66,44 @@ def freeze(model: nn.Module) -> nn.Module:
 
 
 class Distiller(CTCTask):
-    """LRINet on the student view, taught by a frozen teacher on the teacher view."""
+    """LRINet on the student view, taught by a frozen teacher on the teacher view.
+
+    `kd` is the run's KD: a mode name, a `--kd` term list or a mapping of terms (see
+    `losses.registry`). `variant` is LRINet's (scale | recover; None: the student's own), which
+    a term such as feature KD follows. `legacy` takes the old spellings alpha, beta and
+    temperature.
+    """
 
     def __init__(
         self,
         student: SLRNet,
         teacher: SLRNet | None,
-        kd: str = "both",
-        feature_kd: str = "scale",
-        alpha: float = 10.0,
-        beta: float = 25.0,
-        temperature: float = 8.0,
+        kd: str | Mapping = "both",
+        variant: str | None = None,
         teacher_cache: Path | None = None,
+        **legacy: float,
     ):
         super().__init__(student, view="student")
-        if kd not in KD_MODES:
-            raise ConfigError(f"--kd must be one of {KD_MODES}, not {kd!r}")
-        if kd != "none" and teacher is None:
-            raise ConfigError(f"--kd {kd} needs a teacher")
-        self.kd = kd
+        self.kd_terms = resolve_kd(kd, legacy, weights={})
+        if self.kd_terms and teacher is None:
+            raise ConfigError(f"KD ({', '.join(self.kd_terms)}) needs a teacher")
         # A plain attribute, not a submodule: the teacher is not part of the student's
         # state_dict, parameters or train() mode.
         self.__dict__["teacher"] = freeze(teacher) if teacher is not None else None
         # the teacher's outputs, read back where another student of the seed computed them
         self.teacher_cache = (
             TeacherCache(teacher_cache, self.teacher)
-            if teacher_cache is not None and kd != "none"
+            if teacher_cache is not None and self.kd_terms
             else None
         )
-        alpha, beta = kd_terms(kd, alpha, beta)
+        variant = variant or student.cfg.variant
+        kd_losses = []
+        for name, values in self.kd_terms.items():
+            term = KD_TERMS.get(name)
+            options = {k: v for k, v in values.items() if k != "weight"}
+            kd_losses.append(LossTerm(term.key, values["weight"], term.build(variant, **options)))
         self.loss = WeightedLoss(
-            [
-                LossTerm("ctc", 1.0, CTCLoss()),
-                *visual_terms(student),
-                LossTerm("kd_feat", alpha, FeatureKD(feature_kd)),
-                LossTerm("kd_logit", beta, LogitKD(temperature)),
-            ]
+            [LossTerm("ctc", 1.0, CTCLoss()), *visual_terms(student), *kd_losses]
         )
 
     def to(self, *args, **kwargs):
@@ -117,10 +115,10 @@ class Distiller(CTCTask):
         student = self.predict(batch)
         args = (student, batch.targets, batch.target_lengths)
         inputs = {"ctc": args, "ctc_visual": args}
-        if self.kd != "none":
+        if self.kd_terms:
             with torch.no_grad():
                 teach = self.teacher_cache or self.teacher
                 teacher = teach(batch.video, batch.video_lengths)
-            inputs["kd_feat"] = (student, teacher)
-            inputs["kd_logit"] = (student, teacher)
+            for name in self.kd_terms:  # every KD term compares the student with the teacher
+                inputs[KD_TERMS.get(name).key] = (student, teacher)
         return self.loss(inputs)

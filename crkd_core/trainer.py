@@ -216,12 +216,12 @@ class Trainer:
     def evaluate(self, loader) -> EvalResult:
         self.task.eval()
         return evaluate(
-            self.task.predict,
-            loader,
-            self.vocab,
-            self.env.device,
-            self.cfg.decoder,
-            self.cfg.beam_width,
+            predict=self.task.predict,
+            loader=loader,
+            vocab=self.vocab,
+            device=self.env.device,
+            decoder=self.cfg.decoder,
+            beam_width=self.cfg.beam_width,
         )
 
     def fit(

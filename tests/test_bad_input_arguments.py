@@ -27,7 +27,7 @@ from crkd_core.study.configs import (
 from crkd_core.teacher_cache import TeacherCache
 
 from .helpers import write_phoenix
-from .test_bad_input_data import ROWS, assert_refused
+from .test_bad_input_data import ROWS, assert_refused, train_one_epoch
 
 
 def crkd(capsys, *argv):
@@ -44,12 +44,7 @@ def crkd(capsys, *argv):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """(data, a 1-epoch teacher run) for the cases that need a real run."""
-    root = tmp_path_factory.mktemp("trained")
-    data = write_phoenix(root / "data", ROWS)
-    argv = ["train-teacher", "--data", data, "--out", root / "teacher", "--epochs", 1,
-            "--threads", 1, "--cache-dir", root / "cache"]  # fmt: skip
-    assert main([str(a) for a in argv]) == 0
-    return data, root / "teacher"
+    return train_one_epoch(tmp_path_factory.mktemp("trained"))
 
 
 def digest(folder):

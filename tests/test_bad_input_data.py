@@ -489,14 +489,18 @@ def test_gloss_shaped_like_a_label_survives_the_stm(tmp_path, capsys):
 # --- checkpoints: one real teacher run (1 epoch), copied and damaged per case -------------------
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("trained")
+def train_one_epoch(root: Path) -> tuple[Path, Path]:
+    """(data, a 1-epoch teacher run on its 3 clips) under `root`: the catalogue's real run."""
     data = write_phoenix(root / "data", ROWS)
     argv = ["train-teacher", "--data", data, "--out", root / "teacher", "--epochs", 1,
             "--threads", 1, "--cache-dir", root / "cache"]  # fmt: skip
     assert main([str(a) for a in argv]) == 0
     return data, root / "teacher"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    return train_one_epoch(tmp_path_factory.mktemp("trained"))
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from crkd_core.cli import main
 from crkd_core.data.corpus import open_dataset
 from crkd_core.deploy.sources import video_source
 from crkd_core.errors import DataError
@@ -33,7 +32,7 @@ from crkd_core.scoring import score_files
 from crkd_core.scoring.sclite import find_sclite, parse_dtl
 
 from .helpers import frame_dir, write_phoenix
-from .test_bad_input_data import ROWS, TRAIN_CSV, assert_refused, crkd, leftovers
+from .test_bad_input_data import ROWS, TRAIN_CSV, assert_refused, crkd, leftovers, train_one_epoch
 
 # --- 1. feature folders -------------------------------------------------------------------------
 
@@ -383,12 +382,7 @@ def test_custom_csv_video_that_is_not_one(tmp_path, capsys, make, pattern):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One real teacher run (1 epoch on 3 clips), shared by the cases below."""
-    root = tmp_path_factory.mktemp("readers")
-    data = write_phoenix(root / "data", ROWS)
-    argv = ["train-teacher", "--data", data, "--out", root / "teacher", "--epochs", 1,
-            "--threads", 1, "--cache-dir", root / "cache"]  # fmt: skip
-    assert main([str(a) for a in argv]) == 0
-    return data, root / "teacher"
+    return train_one_epoch(tmp_path_factory.mktemp("readers"))
 
 
 def predict(capsys, run, *source):
@@ -492,9 +486,9 @@ def test_predict_prints_the_timestamps_of_a_variable_rate_video(trained, tmp_pat
 
 
 def test_format_span_uses_the_frame_timestamps(tmp_path):
-    from crkd_core.commands.predict import format_span
     from crkd_core.data.vocab import Vocab
     from crkd_core.decode import GlossSpan
+    from crkd_core.deploy.predict import format_span
 
     src = video_source(write_vfr_video(tmp_path / "vfr.mp4"), 16)
     list(src.frames)

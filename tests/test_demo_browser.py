@@ -194,7 +194,7 @@ def served(demo_case):
     """The built page (ok/), one with another vocabulary (vocab/), one without its head model
     (missing/), served on a free localhost port."""
     site = demo_case["root"] / "site"
-    ok = build_demo(demo_case["run"], site / "ok", CONFIG).parent
+    ok = build_demo(demo_case["run"], site / "ok", CONFIG).folder
     shutil.copytree(ok, site / "vocab")
     settings = json.loads((ok / "demo.json").read_text("utf-8"))
     (site / "vocab" / "demo.json").write_text(

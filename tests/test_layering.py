@@ -7,18 +7,40 @@ library (everything else) <- experiment <- study <- commands, cli, api
   `commands`, `cli` or `api`;
 - there are no import cycles between modules (function-local imports count too);
 - a function-local import is only for an optional, heavy package (see LAZY_OK), never to hide
-  a cycle inside crkd_core.
+  a cycle inside crkd_core;
+- inside the library, the parts whose place is easy to lose import only what ALLOWED lists:
+  `models/` are pure nn.Modules, `plots/` build figures from plain arrays (no torch),
+  `deploy/` and `demo/` sit on the models and checkpoints and never reach up into runs.
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "crkd_core"
 LAYERS = {"experiment": 1, "study": 2, "commands": 3, "cli": 3, "api": 3}
+# What these parts of crkd_core may import from the rest of crkd_core (their own modules aside).
+# The table is the rule: a new arrow out of one of them is a decision, made here.
+ALLOWED = {
+    "errors": set(),
+    "faults": set(),
+    "registry": {"errors"},
+    "io": {"errors", "faults"},
+    "tensor_files": {"errors"},  # reading tensor files: below checkpoint and models
+    "heatmaps": set(),  # numpy only: shared by explain and plots
+    # pure nn.Modules and their presets; a checkpoint is read by `checkpoint`, not here
+    "models": {"errors", "registry", "tensor_files"},
+    "plots": {"heatmaps"},  # figures from plain data: no torch, no study, no runs
+    # recognising and packaging a run: the models, their checkpoints, data transforms and
+    # decoding; never experiment (training), study, commands or plots
+    "deploy": {"checkpoint", "data", "decode", "errors", "io", "models", "tensor_files"},
+    "demo": {"checkpoint", "data", "decode", "deploy", "errors", "io", "models"},
+}
 # Optional or heavy third-party packages that may be imported inside a function.
 LAZY_OK = {
     "IPython",
@@ -111,6 +133,44 @@ def test_layers_import_only_downwards():
         if layer(t) > layer(m) and not (layer(m) == 3 and layer(t) == 3)
     ]
     assert upward == []
+
+
+@pytest.mark.parametrize("part", sorted(ALLOWED))
+def test_parts_import_only_what_the_table_allows(part):
+    assert any(top(m) == part for m in MODULES), f"{part}: no such part of crkd_core"
+    outside = sorted(
+        f"{m} imports {t}"
+        for m, targets in GRAPH.items()
+        if top(m) == part
+        for t in targets
+        if top(t) != part and top(t) not in ALLOWED[part]
+    )
+    assert outside == []
+
+
+def test_the_allowed_table_reaches_no_higher_layer():
+    assert all(layer(t) == 0 for targets in ALLOWED.values() for t in targets)
+
+
+@pytest.mark.parametrize("module", ["crkd_core.plots", "crkd_core.study.profiles"])
+def test_cheap_imports_do_not_load_torch(module):
+    """Figure code and the study's names import without torch (seconds on a small CPU)."""
+    code = (
+        f"import sys, {module}; print(sorted(m for m in ('torch', 'plotly') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "torch" not in out.stdout, out.stdout
+
+
+def test_the_lazy_study_facade_keeps_its_functions():
+    """`study.session` and `study.efficiency` stay functions when their modules are imported."""
+    code = (
+        "import crkd_core.study.session, crkd_core.study.efficiency\n"
+        "from crkd_core import study\n"
+        "assert callable(study.session) and callable(study.efficiency)\n"
+        "assert study.tables.plateau_table and 'plateau_table' in dir(study)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_api_and_commands_do_not_import_each_other():

@@ -6,6 +6,7 @@ figures checked. Fast tests of the study's profile table, configs and grid come 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib.util
 import json
 from pathlib import Path
@@ -18,6 +19,7 @@ from crkd_core.cli import main
 from crkd_core.errors import ConfigError
 from crkd_core.io import read_json
 from crkd_core.plots import PLOTLY_MIME, pareto_front
+from crkd_core.study import configs
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = {name: ROOT / "notebooks" / f"{name}.ipynb" for name in study.NOTEBOOKS}
@@ -46,6 +48,28 @@ def test_parameters_cell_holds_typed_commented_literals(name):
     following = next(c for c in nb.cells[tagged[0] + 1 :] if c.cell_type == "code")
     assert "Config.build(" in following.source and "cfg.save()" in following.source
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("name", study.NOTEBOOKS)
+def test_parameters_cell_declares_its_configs_fields_once(name):
+    """The cell's names are its config's fields, passed by `cell_parameters` (not spelled again),
+    with the field's default where it has one (`interactive`: True in Lab, False for papermill)."""
+    nb = nbformat.read(str(NOTEBOOKS[name]), as_version=4)
+    index = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    cell = {n.target.id: ast.literal_eval(n.value) for n in ast.parse(nb.cells[index].source).body}
+    following = next(c for c in nb.cells[index + 1 :] if c.cell_type == "code").source
+    config = next(c for c in vars(configs).values() if getattr(c, "NOTEBOOK", "") == name)
+    assert f"{config.__name__}.build(**study.cell_parameters(" in following
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    assert set(cell) <= set(fields), set(cell) - set(fields)
+    for key, value in cell.items():
+        f = fields[key]
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        if key != "interactive" and default is not dataclasses.MISSING:
+            assert value == default, (
+                f"{key}: {value!r} in the cell, {default!r} in {config.__name__}"
+            )
+    assert study.cell_parameters(config, {**cell, "study": study}) == cell
 
 
 # -- profiles, configs and the grid ------------------------------------------------------------
@@ -107,7 +131,9 @@ def test_kd_weight_sweep_points_are_named_by_their_weights(tmp_path):
     assert [p.name for p in points] == ["s32-both-a10-b5-e6-seed1", "s32-both-a30-b1-e6-seed1"]
     assert all(cfg.paths.point(p).parent.name == "ablation" for p in points)  # never 02's run
     run = study.point_config(cfg, points[0], threads=1)
-    assert (run.alpha, run.beta, run.kd, run.feature_kd) == (10.0, 5.0, "both", "scale")
+    # the sweep's [alpha, beta] pair is the feature and logit terms' weights (logit's T: 8)
+    terms = {"feature": {"weight": 10.0}, "logit": {"weight": 5.0, "T": 8.0}}
+    assert (run.kd_terms(), run.kd_label, run.variant) == (terms, "both", "scale")
     assert run.teacher_cache == cfg.paths.teacher_cache
     with pytest.raises(ConfigError, match="sweep_seeds"):
         study.AblationConfig.build(profile="default", data="d", study_dir="s", sweep_seeds=[7])
@@ -304,6 +330,9 @@ def test_plateau_table_says_whether_the_teacher_plateaued(monkeypatch, epochs_ru
 
     record = SimpleNamespace(epochs_run=epochs_run, epochs=20, best_epoch=best, best_dev_wer=49.2)
     monkeypatch.setattr(tables.RunRecord, "read", staticmethod(lambda run: record))
+    # its log: one point better each epoch up to the best, then one point worse
+    curve = [60.0 - e if e <= best else 61.0 - best for e in range(1, epochs_run + 1)]
+    monkeypatch.setattr(tables, "dev_wers", lambda run: curve)
     table = study.plateau_table({"teacher seed 0": Path("t")}, patience=3)
     assert table.loc[0, "verdict"].startswith(verdict)
     assert table.loc[0, "rule"] == "3 epochs, 0.5 points"

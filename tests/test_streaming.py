@@ -337,7 +337,7 @@ def test_demo_builds_a_page_and_serves_it_cross_origin_isolated(two_runs, tmp_pa
     assert main(["demo", "--run", str(tmp_path / "nowhere"), "--no-serve", "--out", "x"]) == 2
     assert "checkpoint meta file is missing" in capsys.readouterr().err
     # a published page keeps no wasm (git): --page puts onnxruntime-web back before serving
-    from crkd_core.commands.demo import add_runtime
+    from crkd_core.demo import add_runtime
 
     shutil.rmtree(page / "ort")
     assert add_runtime(page) == page and all((page / "ort" / f).is_file() for f in ORT_FILES)

@@ -9,8 +9,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..models.presets import PRESETS
-from ..tasks import KD_MODES
+from ..errors import ConfigError
+from ..models.presets import PRESETS, STUDENT_VARIANTS
 
 T = TypeVar("T")
 
@@ -122,22 +122,45 @@ def add_kd_arguments(p: argparse.ArgumentParser) -> None:
         "--teacher", type=Path, default=None, help="the teacher's run folder (not with --kd none)"
     )
     p.add_argument("--student-size", type=positive_int, default=None, help="LRINet input px")
-    p.add_argument("--kd", default="both", choices=KD_MODES)
     p.add_argument(
-        "--feature-kd",
+        "--kd",
+        type=kd_spec,
+        default="both",
+        metavar="TERMS",
+        help="KD terms, weights and options, e.g. feature=10,logit=5:T=8 (a weight left out: "
+        "the preset's), or none, feature, logit, both (feature,logit)",
+    )
+    p.add_argument(
+        "--student-variant",
         default="scale",
-        choices=["scale", "recover"],
+        choices=STUDENT_VARIANTS,
         help="scale: LRINet ends on the teacher's map; recover: a smaller map, upsampled",
     )
-    p.add_argument("--alpha", type=non_negative_float, default=None, help="feature-KD weight")
-    p.add_argument("--beta", type=non_negative_float, default=None, help="logit-KD weight")
-    p.add_argument("--temperature", type=positive_float, default=None)
+    # the old spellings of --student-variant, and of the feature and logit terms' settings
+    old = "old spelling of"
+    p.add_argument(
+        "--feature-kd", default=None, choices=STUDENT_VARIANTS, help=f"{old} --student-variant"
+    )
+    p.add_argument("--alpha", type=non_negative_float, default=None, help=f"{old} feature=ALPHA")
+    p.add_argument("--beta", type=non_negative_float, default=None, help=f"{old} logit=BETA")
+    p.add_argument("--temperature", type=positive_float, default=None, help=f"{old} logit:T=T")
     p.add_argument(
         "--teacher-cache",
         type=Path,
         default=None,
         help="folder of the frozen teacher's outputs, shared by students of one seed",
     )
+
+
+def kd_spec(text: str) -> str:
+    """An argparse type: a `--kd` value that names known terms and options."""
+    from ..losses.registry import parse_kd  # importing `losses` registers its terms
+
+    try:
+        parse_kd(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def config_from_args(cls: type[T], args: argparse.Namespace) -> T:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..study.profiles import PROFILE_ORDER
 from ._args import MAX_THREADS, in_range, positive_int
-
-PROFILES = ("smoke", "default", "full")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--profile", default="default", choices=PROFILES, help="the study's size")
+    p.add_argument("--profile", default="default", choices=PROFILE_ORDER, help="the study's size")
     p.add_argument("--data", type=Path, default=None, help="dataset root; default: <out>/data")
     p.add_argument("--out", type=Path, default=None, help="study folder; runs/study-<profile>")
     p.add_argument("--reports", type=Path, default=None, help="default: <out>/reports")
@@ -36,15 +35,15 @@ def run(args: argparse.Namespace) -> int:
     from ..study.run import StudyOptions, run_study
 
     opts = StudyOptions(
-        args.profile,
-        args.data,
-        args.out,
-        args.reports,
-        args.publish,
-        args.replace_larger,
-        args.jobs,
-        args.only,
-        args.timeout,
+        profile=args.profile,
+        data=args.data,
+        out=args.out,
+        reports=args.reports,
+        publish=args.publish,
+        replace_larger=args.replace_larger,
+        jobs=args.jobs,
+        only=args.only,
+        timeout=args.timeout,
     )
     result = run_study(opts)  # checks the options before any work
     for s in result.statuses:

@@ -1,6 +1,6 @@
 """`crkd synth`: draw the SignWorld synthetic dataset in the PHOENIX-2014 release layout.
 
-SignWorld is this project's invention (see DESIGN.md, "The embedded dataset: SignWorld").
+SignWorld is this project's invention (see docs/DESIGN.md, "The embedded dataset: SignWorld").
 """
 
 from __future__ import annotations
@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..data.signworld.sizes import DATA_SIZES
 from ._args import positive_int
 
-PROFILE_NAMES = ("smoke", "default", "full")
+PROFILE_NAMES = DATA_SIZES.registered()  # smallest first
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

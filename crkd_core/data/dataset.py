@@ -38,13 +38,13 @@ class Batch:
     def to(self, device: torch.device | str) -> Batch:
         move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
         return Batch(
-            move(self.video),
-            move(self.video_lengths),
-            move(self.targets),
-            move(self.target_lengths),
-            self.ids,
-            move(self.student_video),
-            self.glosses,
+            video=move(self.video),
+            video_lengths=move(self.video_lengths),
+            targets=move(self.targets),
+            target_lengths=move(self.target_lengths),
+            ids=self.ids,
+            student_video=move(self.student_video),
+            glosses=self.glosses,
         )
 
     def __len__(self) -> int:
@@ -70,13 +70,13 @@ def collate(samples: list[Sample]) -> Batch:
     if samples[0].student_video is not None:
         student = _pad_stack([s.student_video for s in samples])
     return Batch(
-        _pad_stack([s.video for s in samples]),
-        lengths,
-        targets,
-        tlens,
-        [s.id for s in samples],
-        student,
-        [s.glosses for s in samples],
+        video=_pad_stack([s.video for s in samples]),
+        video_lengths=lengths,
+        targets=targets,
+        target_lengths=tlens,
+        ids=[s.id for s in samples],
+        student_video=student,
+        glosses=[s.glosses for s in samples],
     )
 
 

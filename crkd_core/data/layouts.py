@@ -225,7 +225,12 @@ def read_video_map(path: Path, header: list[str]) -> dict[str, _Label]:
     check_unique_ids(path, [(n, r["name"]) for n, r in rows])
     return {
         r["name"]: _Label(
-            tuple(r["gloss"].split()), signer_of(r["name"]), r["char"].replace(" ", ""), path, n, n
+            glosses=tuple(r["gloss"].split()),
+            signer=signer_of(r["name"]),
+            text=r["char"].replace(" ", ""),
+            source=path,
+            row=n,
+            where=n,
         )
         for n, r in rows
     }
@@ -257,7 +262,12 @@ def read_csl_pickle(path: Path) -> dict[str, _Label]:
         if not text.isprintable():
             raise DataError(path, f"label_char {text!r} is not printable text", f"info[{i}]")
         labels[name] = _Label(
-            glosses, str(item.get("signer", signer_of(name))), text, path, None, f"info[{i}]"
+            glosses=glosses,
+            signer=str(item.get("signer", signer_of(name))),
+            text=text,
+            source=path,
+            row=None,
+            where=f"info[{i}]",
         )
     return labels
 

@@ -1,7 +1,7 @@
 """SignWorld datasets on disk: the `signworld` layout and the handshape-blind floor.
 
 SignWorld is this project's invention: a procedural CSLR dataset written in the PHOENIX-2014
-release layout plus `signworld.json` (see DESIGN.md). The generator lives in
+release layout plus `signworld.json` (see docs/DESIGN.md). The generator lives in
 `crkd_core.data.signworld` (numpy + PIL); this module stays light (standard library only), so that
 registering the layout costs nothing at import time.
 

@@ -78,7 +78,7 @@ def check_complete(path: Path, decoded: int, declared: Declared | None) -> None:
 
 def _declared_av(container, stream) -> Declared | None:
     if stream.frames:
-        return Declared(int(stream.frames), True, "its frame count")
+        return Declared(frames=int(stream.frames), exact=True, how="its frame count")
     rate = stream.average_rate or stream.guessed_rate
     if stream.duration is not None and stream.time_base is not None:
         seconds = float(stream.duration * stream.time_base)
@@ -89,7 +89,7 @@ def _declared_av(container, stream) -> Declared | None:
     if not rate or seconds <= 0:
         return None
     how = f"its duration {seconds:.2f} s at {float(rate):.3g} frames/s"
-    return Declared(round(seconds * float(rate)), False, how)
+    return Declared(frames=round(seconds * float(rate)), exact=False, how=how)
 
 
 def probe_video(path: str | Path) -> None:
@@ -155,7 +155,9 @@ def _decode_cv2(path: Path, size: int) -> tuple[list[np.ndarray], Declared | Non
     cap = _open_cv2(path)
     frames = []
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)  # from the header; 0 when unknown
-    declared = Declared(count, True, "its frame count (OpenCV)") if count > 0 else None
+    declared = (
+        Declared(frames=count, exact=True, how="its frame count (OpenCV)") if count > 0 else None
+    )
     try:
         ok, bgr = cap.read()
         while ok:

@@ -1,6 +1,6 @@
 """The live camera demo: a static page that runs a run's streaming LRINet in the browser.
 
-`build_demo(run_dir, out_dir)` writes a self-contained folder:
+`build_demo(run_dir, out_dir)` writes a self-contained folder (and returns it as a `DemoPage`):
 
     index.html, demo.js, stream.js, demo.css   the page (package data of crkd_core.demo)
     model.trunk.onnx, model.head.onnx     the streaming pair (deploy/stream_onnx.py)
@@ -12,21 +12,29 @@ to the run's pre_size square, centre crop, LRINet's antialiased resize, x / 127.
 streams the frames through the same incremental engine and gloss stabiliser as
 `crkd predict --stream` (ported to demo.js). onnxruntime-web comes from the npm registry at
 build time (`npm ci --prefix web`); nothing is fetched from a CDN. WASM threads need a
-cross-origin-isolated page, so serve it with `crkd demo` (COOP/COEP headers).
+cross-origin-isolated page, so serve it with `crkd demo` (COOP/COEP headers, server.py).
+
+The streaming pair is exported by the policy of `crkd export` (deploy/package.py): never into
+another run's folder, never over another run's files unless `force`. `prepare_demo(DemoConfig)`
+is what `crkd demo` and `api.demo` call: it builds a run's page, or checks a page built before
+and completes its onnxruntime-web.
 """
 
 from __future__ import annotations
 
 import math
 import shutil
+import tempfile
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from ..checkpoint import load_model, meta_view, meta_vocab
-from ..deploy.export import DIGEST_KEY, checkpoint_digest, refuse_foreign, refuse_other_run
+from ..deploy.export import DIGEST_KEY
 from ..deploy.incremental import state_shapes
+from ..deploy.package import plan_export
 from ..deploy.spans import min_frames, step_timing
-from ..deploy.stream_onnx import export_stream, stream_files
+from ..deploy.stream_onnx import export_stream
 from ..deploy.streaming import StreamConfig
 from ..errors import ConfigError, FileFormatError, ToolMissingError
 from ..io import atomic_write_json, read_json
@@ -80,14 +88,79 @@ def demo_settings(model, meta: dict, digest: str, cfg: StreamConfig, fps: float)
     }
 
 
+@dataclass(frozen=True)
+class DemoConfig:
+    """The options of `crkd demo` that make its page (its flags, `-` written `_`): either `run`
+    (build that run's page) or `page` (check a page built before, completing onnxruntime-web)."""
+
+    run: Path | None = None
+    page: Path | None = None
+    out: Path | None = None  # build here; default: a new temporary folder
+    force: bool = False  # overwrite a page's models exported from another run
+    window: int = 64  # stream: frames per window
+    hop: int = 8  # stream: frames between windows
+    margin: int = 12  # stream: tail margin, frames
+    fps: float = DEFAULT_FPS  # frame rate for time spans
+
+    def __post_init__(self) -> None:
+        for name in ("run", "page", "out"):
+            if isinstance(getattr(self, name), str):
+                object.__setattr__(self, name, Path(getattr(self, name)).expanduser())
+        if (self.run is None) == (self.page is None):
+            raise ConfigError("name one of a run (to build its page) or a page built before")
+        fps = self.fps
+        if isinstance(fps, bool) or not isinstance(fps, int | float) or not 0 < fps < math.inf:
+            raise ConfigError(f"--fps must be a positive number, got {fps}")
+        if self.run is not None:
+            self.stream_config()  # checked before any work
+
+    def stream_config(self) -> StreamConfig:
+        return StreamConfig(self.window, self.hop, self.margin)
+
+
+@dataclass(frozen=True)
+class DemoPage:
+    """A demo page: its folder, and the run it was built from (None: a page built before)."""
+
+    folder: Path
+    run: Path | None = None
+
+    @property
+    def index(self) -> Path:
+        return self.folder / "index.html"
+
+
+def prepare_demo(cfg: DemoConfig) -> DemoPage:
+    """Build the page of `cfg.run` into `cfg.out` (default: a new temporary folder), or check
+    the page `cfg.page` built before and complete its onnxruntime-web (`add_runtime`)."""
+    if cfg.page is not None:
+        return DemoPage(add_runtime(cfg.page))
+    out = cfg.out if cfg.out is not None else Path(tempfile.mkdtemp(prefix="crkd-demo-"))
+    return build_demo(cfg.run, out, config=cfg.stream_config(), fps=cfg.fps, force=cfg.force)
+
+
+def add_runtime(page: Path) -> Path:
+    """A built page, with onnxruntime-web copied in when it lacks it (git keeps no wasm)."""
+    if not (page / "demo.json").is_file():
+        raise ConfigError(f"{page}: not a demo page (no demo.json); build one with --run")
+    read_settings(page)  # untrusted: checked before anything is copied or served
+    dist = None
+    for name in ORT_FILES:
+        if not (page / "ort" / name).is_file():
+            dist = dist or ort_dist()
+            (page / "ort").mkdir(exist_ok=True)
+            shutil.copyfile(dist / name, page / "ort" / name)
+    return page
+
+
 def build_demo(
     run_dir: Path,
     out_dir: Path,
     config: StreamConfig | None = None,
     fps: float = DEFAULT_FPS,
     force: bool = False,
-) -> Path:
-    """Build the demo page of the run `run_dir` into `out_dir`; returns its index.html.
+) -> DemoPage:
+    """Build the demo page of the run `run_dir` into `out_dir`.
 
     Args:
         run_dir: a run folder with checkpoint.* (a teacher or an LRINet).
@@ -97,17 +170,18 @@ def build_demo(
         force: overwrite a streaming pair exported from another run (as `crkd export --force`).
 
     Raises:
-        CheckpointError: before any work, when `out_dir` is another run's folder, or holds a
-            streaming pair of another run and `force` is not given.
+        CheckpointError: before any work, when `out_dir` lies in another run's folder, or holds
+            a streaming pair of another run and `force` is not given (the export policy).
     """
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     dist = ort_dist()  # before any work: a missing runtime is the commonest failure
     model, meta = load_model(run_dir)
-    digest = checkpoint_digest(run_dir)
-    check_out_dir(run_dir, out_dir, digest, force)
-    settings = demo_settings(model, meta, digest, config or StreamConfig(), fps)
+    target = plan_export(
+        run_dir, out_dir / "model.onnx", force=force, clip=False, advice="build the page elsewhere"
+    )
+    settings = demo_settings(model, meta, target.digest, config or StreamConfig(), fps)
     out_dir.mkdir(parents=True, exist_ok=True)
-    export_stream(model, out_dir / "model.onnx", {**meta, DIGEST_KEY: digest})
+    export_stream(model, target.out, {**meta, DIGEST_KEY: target.digest})
     (out_dir / "ort").mkdir(exist_ok=True)
     for name in ORT_FILES:
         shutil.copyfile(dist / name, out_dir / "ort" / name)
@@ -115,16 +189,7 @@ def build_demo(
         data = resources.files(__package__).joinpath("static", name).read_bytes()
         (out_dir / name).write_bytes(data)
     atomic_write_json(out_dir / "demo.json", settings)
-    return out_dir / "index.html"
-
-
-def check_out_dir(run_dir: Path, out_dir: Path, digest: str, force: bool) -> None:
-    """The guard of `crkd export`: a page never lands in another run's folder, nor over an
-    ONNX pair exported from another run (unless `force`)."""
-    refuse_other_run(out_dir, run_dir, "build the page elsewhere")
-    if not force:
-        pair = stream_files(out_dir / "model.onnx")
-        refuse_foreign([pair.trunk, pair.head], digest)
+    return DemoPage(out_dir, run_dir)
 
 
 # demo.json's whole numbers: (low, high). Sizes as a checkpoint's network allows (models/network).

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataError
-from ..models.presets import PRESETS, Preset
+from ..losses.registry import Terms, kd_label, resolve_kd
+from ..models.presets import PRESETS, STUDENT_VARIANTS, Preset
 from ..pipeline import DataConfig
 from ..scoring.cleaning import CLEANINGS
-from ..tasks import KD_MODES
 from ..trainer import TrainConfig
 
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -25,8 +25,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "nan_policy": ("stop", "skip"),
     "frame_cache": ("auto", "disk", "none"),
     "vocab": ("train", "all"),
-    "kd": KD_MODES,
-    "feature_kd": ("scale", "recover"),
+    "student_variant": STUDENT_VARIANTS,
 }
 PATHS = ("data", "out", "cache_dir", "pretrained", "teacher", "run", "teacher_cache")
 
@@ -202,10 +201,15 @@ class StudentRunConfig(RunConfig):
 
     teacher: Path | None = None  # the frozen teacher's run; not needed with kd="none"
     student_size: int | None = None  # px; None: the preset's
-    kd: str = "both"
-    feature_kd: str = "scale"
-    alpha: float | None = None  # feature-KD weight; None: the preset's
-    beta: float | None = None  # logit-KD weight
+    # KD terms and their weights and options: "feature=10,logit=5:T=8", a mapping
+    # {"feature": 10, "logit": {"weight": 5, "T": 8}}, or a mode (none, feature, logit, both);
+    # a weight left out is the preset's (see `crkd_core.losses.registry`)
+    kd: str | dict = "both"
+    student_variant: str = "scale"  # LRINet's: the teacher's map size (scale) or half (recover)
+    # old spellings: LRINet's variant, the feature and logit terms' weights, the logit term's T
+    feature_kd: str | None = None
+    alpha: float | None = None
+    beta: float | None = None
     temperature: float | None = None
     # a folder of the frozen teacher's outputs, shared by the students of a seed (None: none)
     teacher_cache: Path | None = None
@@ -216,11 +220,18 @@ class StudentRunConfig(RunConfig):
         check_non_negative("alpha", self.alpha)
         check_non_negative("beta", self.beta)
         check_positive("temperature", self.temperature, float)
+        if self.feature_kd not in (None, *STUDENT_VARIANTS):
+            raise ConfigError(f"--feature-kd must be one of {', '.join(STUDENT_VARIANTS)}")
+        if self.feature_kd not in (None, self.student_variant) and self.student_variant != "scale":
+            raise ConfigError("--feature-kd is the old name of --student-variant: give one")
         if self.student_size is not None and self.student_size < 8:
             raise ConfigError(f"--student-size must be at least 8 px, got {self.student_size}")
+        terms = self.kd_terms()  # refuses an unknown term or option
         if self.teacher is None:
-            if self.kd != "none":
-                raise ConfigError(f"--kd {self.kd} needs --teacher (only --kd none trains alone)")
+            if terms:
+                raise ConfigError(
+                    f"--kd {self.kd_label} needs --teacher (only --kd none trains alone)"
+                )
         elif not (self.teacher / "checkpoint.json").is_file():
             raise ConfigError(f"{self.teacher}: --teacher is not a run folder with a checkpoint")
         if self.teacher_cache is not None:  # refused now, not at the first training step
@@ -237,12 +248,21 @@ class StudentRunConfig(RunConfig):
         """LRINet's input size in px: --student-size, or the preset's."""
         return self.student_size or self.preset_spec.student_size
 
-    def kd_weights(self) -> tuple[float, float, float]:
-        """alpha, beta and T, with the preset's values for those left unset."""
-        p = self.preset_spec
-        alpha = p.alpha if self.alpha is None else self.alpha
-        beta = p.beta if self.beta is None else self.beta
-        return alpha, beta, p.temperature if self.temperature is None else self.temperature
+    @property
+    def variant(self) -> str:
+        """LRINet's variant: --student-variant, or its old name --feature-kd."""
+        return self.feature_kd or self.student_variant
+
+    def kd_terms(self) -> Terms:
+        """Each KD term's weight and options in effect, the preset's and the terms' defaults
+        for what was left unset."""
+        legacy = {"alpha": self.alpha, "beta": self.beta, "temperature": self.temperature}
+        return resolve_kd(self.kd, legacy, self.preset_spec.kd_weights)
+
+    @property
+    def kd_label(self) -> str:
+        """`kd` in metrics.json: none, feature, logit, both, or the term names joined by '+'."""
+        return kd_label(self.kd_terms())
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -46,23 +46,40 @@ def evaluate_run(cfg: EvalConfig) -> EvalRecord:
     model, meta = load_model(cfg.run)
     vocab = meta_vocab(meta, cfg.run / "checkpoint.json")
     layout = open_layout(cfg.data_config())
-    ds = load_split(layout, cfg.data_config(), cfg.split, vocab, meta_view(meta), False, 0)
+    ds = load_split(
+        layout=layout,
+        cfg=cfg.data_config(),
+        split=cfg.split,
+        vocab=vocab,
+        spec=meta_view(meta),
+        train=False,
+        seed=0,
+    )
     check_ctc_lengths(ds, model.output_lengths)
     view = "teacher" if meta.get("role", "teacher") == "teacher" else "student"
     task = CTCTask(model, view).to(device).eval()
-    loader = make_loader(ds, cfg.batch_size, False, 0, DistEnv(device=device))
+    loader = make_loader(
+        ds=ds, batch_size=cfg.batch_size, train=False, seed=0, env=DistEnv(device=device)
+    )
     t0 = time.perf_counter()
-    result = evaluate(task.predict, loader, vocab, device, cfg.decoder, cfg.beam_width)
+    result = evaluate(
+        predict=task.predict,
+        loader=loader,
+        vocab=vocab,
+        device=device,
+        decoder=cfg.decoder,
+        beam_width=cfg.beam_width,
+    )
     seconds = time.perf_counter() - t0
     cleaning = cfg.cleaning or official_cleaning(layout.name)
     record = EvalRecord(
-        trained.identity(),
-        Score.of(cfg.split, result),
-        cleaning,
-        official_score(cfg.split, result, cleaning),
-        count_params(model),
-        gmacs_per_frame(model),
-        round(seconds, 2),
+        run=trained.identity(),
+        score=Score.of(cfg.split, result),
+        official_cleaning=cleaning,
+        official=official_score(cfg.split, result, cleaning),
+        params=count_params(model),
+        gmacs_per_frame=gmacs_per_frame(model),
+        eval_seconds=round(seconds, 2),
     )
     write_ctm(cfg.run / f"hyp-{cfg.split}-{cfg.decoder}.ctm", result.hyps)
     write_stm(cfg.run / f"ref-{cfg.split}.stm", result.refs)
@@ -75,4 +92,13 @@ def official_score(split: str, result: EvalResult, cleaning: str) -> Score:
     hyp_fn, ref_fn = CLEANINGS[cleaning]
     ids = sorted(result.refs)
     w = wer([ref_fn(result.refs[i]) for i in ids], [hyp_fn(result.hyps[i]) for i in ids])
-    return Score(split, result.decoder, w.wer, w.sub, w.dele, w.ins, w.n_ref, len(ids))
+    return Score(
+        split=split,
+        decoder=result.decoder,
+        wer=w.wer,
+        sub=w.sub,
+        dele=w.dele,
+        ins=w.ins,
+        n_ref=w.n_ref,
+        n_utterances=len(ids),
+    )

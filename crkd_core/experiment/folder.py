@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, FileFormatError
 from ..io import atomic_write_json, atomic_write_text, exclusive_lock, owning_run, read_json
+from ..losses.registry import recorded_terms
 from ..machine import machine_facts
 
 LOCK_FILE = ".lock"
@@ -158,8 +159,8 @@ class RunDir:
         self._check_same_config(config)
 
     def _check_same_config(self, config: dict) -> None:
-        old = flatten(self.read_config())
-        new = flatten(json.loads(json.dumps(config)))  # tuples -> lists, as stored
+        old = flatten(same_kd_spelling(self.read_config()))
+        new = flatten(same_kd_spelling(json.loads(json.dumps(config))))  # tuples -> lists
         changed = sorted(
             k
             for k in old.keys() | new.keys()
@@ -231,6 +232,19 @@ _RESUMABLE = {
 
 # Keys that hold paths: two spellings of one folder (relative, absolute) are the same value.
 _PATH_KEYS = {"data", "teacher_run", "pretrained"}
+
+
+_OLD_KD_KEYS = ("feature_kd", "alpha", "beta", "temperature")
+
+
+def same_kd_spelling(config: dict) -> dict:
+    """A student's config.json with its KD in today's keys (kd_terms, student_variant), also
+    when it was written before KD terms had names (feature_kd, alpha, beta, temperature)."""
+    if config.get("role") != "student":
+        return config
+    out = {k: v for k, v in config.items() if k not in _OLD_KD_KEYS}
+    variant = config.get("student_variant", config.get("feature_kd"))
+    return out | {"kd_terms": recorded_terms(config), "student_variant": variant}
 
 
 def same_value(key: str, a, b) -> bool:

@@ -21,6 +21,7 @@ from typing import Any
 from ..errors import FileFormatError
 from ..evaluation import EvalResult
 from ..io import atomic_write_json, read_json
+from ..losses.registry import Terms, recorded_terms
 from ..metrics import error_rate
 
 METRICS_FILE = "metrics.json"
@@ -78,16 +79,37 @@ class Score:
 class DistillInfo:
     """How a student was taught (absent for a teacher)."""
 
-    feature_kd: str  # scale | recover; also LRINet's variant
-    alpha: float
-    beta: float
-    temperature: float
+    student_variant: str  # LRINet's: scale | recover
+    kd_terms: Terms  # KD term -> its weight and options, e.g. {"logit": {"weight": 5, "T": 8}}
     teacher_run: str
     teacher_input_size: int
 
     @property
-    def student_variant(self) -> str:
-        return self.feature_kd
+    def feature_kd(self) -> str:
+        """The old name of `student_variant` (still a key of metrics.json, for old readers)."""
+        return self.student_variant
+
+    def weight(self, term: str) -> float:
+        """The weight of a KD term in effect: 0 for a term the run does not use."""
+        return self.kd_terms.get(term, {}).get("weight", 0.0)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"feature_kd": self.student_variant}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any], source: Path) -> DistillInfo:
+        """From metrics.json, also one written before KD terms had names (its feature_kd,
+        kd, alpha, beta and temperature)."""
+        variant = {"student_variant": d.get("student_variant", d.get("feature_kd"))}
+        if "kd_terms" in d:
+            _kd_terms(d["kd_terms"], source)
+        else:  # an older run folder's
+            _take(d, {"alpha": float, "beta": float, "temperature": float}, source)
+        return cls(
+            **_take(variant, {"student_variant": str}, source),
+            kd_terms=recorded_terms(d),
+            **_take(d, {"teacher_run": str, "teacher_input_size": int}, source),
+        )
 
 
 @dataclass(frozen=True)
@@ -100,7 +122,7 @@ class RunRecord:
     seed: int
     dataset: str
     world_size: int
-    kd: str  # none | feature | logit | both
+    kd: str  # none | feature | logit | both, or the KD terms' names joined by '+'
     vocab_size: int
     params: int
     gmacs_per_frame: float
@@ -132,8 +154,8 @@ class RunRecord:
         out = {k: getattr(self, k) for k in keys} | {"dataset": self.dataset}
         if self.distill:
             out |= {
-                "feature_kd": self.distill.feature_kd,
-                "student_variant": self.distill.feature_kd,
+                "feature_kd": self.distill.student_variant,
+                "student_variant": self.distill.student_variant,
             }
         return out
 
@@ -141,7 +163,7 @@ class RunRecord:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NESTED}
         out |= self.score.to_json()
         if self.distill:
-            out |= asdict(self.distill) | {"student_variant": self.distill.student_variant}
+            out |= self.distill.to_json()
         return out | {"complete": True}
 
     @classmethod
@@ -160,7 +182,7 @@ class RunRecord:
             )
         distill = None
         if d.get("role") == "student":
-            distill = DistillInfo(**_take(d, _types(DistillInfo), source))
+            distill = DistillInfo.from_json(d, source)
         return cls(**values, score=Score.from_json(d, source), distill=distill)
 
     def write(self, run: str | Path) -> Path:
@@ -300,6 +322,19 @@ _OPTIONAL = {
     "teacher_cache_hits",
     "teacher_cache_misses",
 }
+
+
+def _kd_terms(terms: Any, source: Path) -> None:
+    """Refuse kd_terms that are not {term: {"weight": w, option: value}} with finite numbers."""
+    for name, values in _object(terms, source, "kd_terms").items():
+        values = _object(values, source, f"kd_terms.{name}")
+        _take(values, {"weight": float}, source)
+        for key, value in values.items():
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if not ok or not math.isfinite(value) or value < 0:
+                raise FileFormatError(
+                    source, f"kd_terms.{name}.{key} must be a finite number >= 0, not {value!r}"
+                )
 
 
 def _is_bool_for(kind: type, value: Any) -> bool:

@@ -28,10 +28,11 @@ from ..data.transforms import ViewSpec
 from ..data.vocab import Vocab
 from ..distributed import DistEnv, barrier, init_distributed, shutdown
 from ..errors import CheckpointError, ConfigError, NumericalError
+from ..losses.registry import kd_settings, recorded_terms
 from ..models.presets import Preset, build_student, build_teacher
 from ..models.pretrained import load_resnet18_trunk
 from ..pipeline import build_vocab, check_ctc_lengths, load_split, make_loader, open_layout
-from ..tasks import CTCTask, Distiller, kd_terms
+from ..tasks import CTCTask, Distiller
 from ..trainer import TrainConfig, Trainer, TrainState
 from .config import RunConfig, StudentRunConfig, TeacherRunConfig
 from .folder import RunDir, check_out, flatten, same_value
@@ -106,14 +107,15 @@ def stale_settings(run: RunDir, cfg: RunConfig) -> list[str]:
     want = {f"train.{k}": v for k, v in asdict(cfg.train_config()).items() if k not in _REUSE_FREE}
     want |= {"preset": cfg.preset, "seed": cfg.seed}
     if isinstance(cfg, StudentRunConfig):
-        alpha, beta, temperature = cfg.kd_weights()
-        want |= {"kd": cfg.kd, "feature_kd": cfg.feature_kd, "view.student_size": cfg.input_size}
-        # a weight counts only where its term is used
-        used = dict(zip(("alpha", "beta"), kd_terms(cfg.kd, 1.0, 1.0), strict=True))
-        want |= {k: v for k, v in (("alpha", alpha), ("beta", beta)) if used[k]}
-        if used["beta"]:
-            want["temperature"] = temperature
-        if cfg.kd != "none":  # taught by another teacher run, it is another run
+        terms = cfg.kd_terms()
+        want |= {"kd": cfg.kd_label, "student_variant": cfg.variant}
+        want["view.student_size"] = cfg.input_size
+        # the terms' weights and options, in either spelling of config.json (a run made before
+        # KD terms had names holds kd, alpha, beta and temperature); a weight counts only where
+        # its term is used
+        old |= kd_settings(recorded_terms(run.read_config()))
+        want |= kd_settings(terms)
+        if terms:  # taught by another teacher run, it is another run
             want["teacher_run"] = str(cfg.teacher)
     # a setting added after the run was made counts at its default, which is what the run did
     for f in fields(TrainConfig):
@@ -159,13 +161,26 @@ def student_job(cfg: StudentRunConfig) -> Job:
         tview = meta_view(tmeta)
     spec = ViewSpec(tview.pre_size, tview.teacher_size, size, flip=tview.flip)
     seed_everything(cfg.seed)
-    student = build_student(cfg.preset_spec, len(vocab), size, cfg.feature_kd)
-    alpha, beta, temp = cfg.kd_weights()
-    task = Distiller(student, teacher, cfg.kd, cfg.feature_kd, alpha, beta, temp, cfg.teacher_cache)
-    source = str(cfg.teacher) if cfg.teacher is not None else ""
-    info = DistillInfo(cfg.feature_kd, alpha, beta, temp, source, tview.teacher_size)
-    extra = {"kd": cfg.kd, **asdict(info), "student_variant": info.student_variant}
-    return Job("student", task, vocab, spec, layout, cfg.kd, info, extra)
+    student = build_student(cfg.preset_spec, len(vocab), size, variant=cfg.variant)
+    terms = cfg.kd_terms()
+    task = Distiller(student, teacher, kd=terms, teacher_cache=cfg.teacher_cache)
+    info = DistillInfo(
+        student_variant=cfg.variant,
+        kd_terms=terms,
+        teacher_run=str(cfg.teacher) if cfg.teacher is not None else "",
+        teacher_input_size=tview.teacher_size,
+    )
+    extra = {"kd": cfg.kd_label, **info.to_json()}
+    return Job(
+        role="student",
+        task=task,
+        vocab=vocab,
+        spec=spec,
+        layout=layout,
+        kd=cfg.kd_label,
+        distill=info,
+        extra_config=extra,
+    )
 
 
 def load_teacher(cfg: StudentRunConfig):

@@ -5,7 +5,8 @@
 `scale` (CRKD, paper): the student's map already has the teacher's shape (h, w, C), so the two
 are compared directly. `recover` (ResKD, arXiv 2209.12797, as a baseline): the student's
 smaller map is upsampled bilinearly to the teacher's size first. Maps are packed valid frames
-(N, C, h, w), so padding never enters the loss.
+(N, C, h, w), so padding never enters the loss. As the KD term `feature`: its mode is LRINet's
+variant, default weight 10 (the paper's alpha is 1..100).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 from ..models.network import SLROutput
+from .registry import kd_term
 
 
 class FeatureKD(nn.Module):
@@ -45,3 +47,9 @@ class FeatureKD(nn.Module):
 
     def __str__(self) -> str:
         return self.name
+
+
+@kd_term("feature", key="kd_feat", weight=10.0)
+def feature_term(variant: str) -> FeatureKD:
+    """Feature KD at LRINet's variant: `scale` compares the maps, `recover` upsamples first."""
+    return FeatureKD(variant)

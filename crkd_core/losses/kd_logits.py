@@ -3,7 +3,8 @@
     L_logit = T^2 * mean over valid frames of KL( softmax(z_t / T) || softmax(z_s / T) )
 
 The T^2 factor keeps gradient magnitudes comparable across temperatures. Frames past each
-clip's output length are masked out.
+clip's output length are masked out. As the KD term `logit`: option T (8, CRKD's starting value),
+default weight 25 (the paper's beta).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 from ..models.network import SLROutput
+from .registry import kd_term
 
 
 class LogitKD(nn.Module):
@@ -39,3 +41,8 @@ class LogitKD(nn.Module):
 
     def __str__(self) -> str:
         return self.name
+
+
+@kd_term("logit", key="kd_logit", weight=25.0, T=8.0)
+def logit_term(variant: str, T: float) -> LogitKD:
+    return LogitKD(T)

@@ -11,21 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
-from ..checkpoint import load_legacy_pt, load_weights
 from ..errors import CheckpointError
+from ..tensor_files import read_state_dict
 from .network import FrameTrunk
-
-
-def read_state(path: str | Path) -> dict[str, torch.Tensor]:
-    path = Path(path)
-    if path.suffix == ".safetensors":
-        return load_weights(path)
-    state = load_legacy_pt(path)
-    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
-        raise CheckpointError(path, "expected a flat state dict of tensors")
-    return state
 
 
 def torchvision_key(ours: str, blocks: tuple[int, ...]) -> str | None:
@@ -49,7 +37,7 @@ def torchvision_key(ours: str, blocks: tuple[int, ...]) -> str | None:
 
 def load_resnet18_trunk(trunk: FrameTrunk, path: str | Path) -> int:
     """Copy ResNet-18 weights into `trunk`; returns the number of tensors loaded."""
-    state = read_state(path)
+    state = read_state_dict(path)
     own = trunk.state_dict()
     loaded = {}
     for name, tensor in own.items():

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative, sample_colorscale
 from plotly.subplots import make_subplots
 
-from ..explain import upsample
+from ..heatmaps import upsample
 from .base import enlarge, hide_axes, label, png_uri
 
 

@@ -173,7 +173,16 @@ def read_ctm_words(path: str | Path) -> list[CtmWord]:
         duration = _number(path, number, fields[3], "duration")
         if len(fields) == 6 and _number(path, number, fields[5], "confidence") > 1:
             raise DataError(path, f"confidence {fields[5]!r} is not in [0, 1]", number)
-        words.append(CtmWord(fields[0], fields[1], begin, duration, fields[4], number))
+        words.append(
+            CtmWord(
+                file=fields[0],
+                channel=fields[1],
+                begin=begin,
+                duration=duration,
+                word=fields[4],
+                row=number,
+            )
+        )
     return words
 
 
@@ -207,7 +216,11 @@ def read_stm_segments(path: str | Path) -> list[StmSegment]:
         if end < begin:
             raise DataError(path, f"end time {fields[4]} is before begin time {fields[3]}", number)
         words = tuple(_stm_words(fields))
-        segments.append(StmSegment(fields[0], fields[1], begin, end, words, number))
+        segments.append(
+            StmSegment(
+                file=fields[0], channel=fields[1], begin=begin, end=end, words=words, row=number
+            )
+        )
     segments.sort(key=lambda g: (g.file, g.begin, g.row))
     _check_segments(path, segments)
     return segments

@@ -19,151 +19,120 @@ A study executes the notebooks 00-05 in order on one dataset, and keeps everythi
 Modules: `profiles` (study sizes), `paths`, `configs` (one per notebook), `training` (01, 02),
 `tables`, `grid` (03), `attribution` (04), `efficiency` (05), `explore` (00), `session` (a
 notebook's first call), `notebooks` (papermill), `report` (HTML), `run` (the whole study).
-Notebooks use the names below.
+Notebooks use the names below (`study.session()`, `study.headline(...)`).
+
+The facade is lazy: a name loads its module on first use, so `import crkd_core.study.profiles`
+(the study's names) stays cheap, without torch.
 """
 
-from .attribution import attribute_sentences, attribution_figures, attribution_ids, explorer
-from .compare import Question, answers, answers_table, distill_answers, grid_answers
-from .configs import (
-    AblationConfig,
-    AttributionConfig,
-    DistillConfig,
-    EfficiencyConfig,
-    ExploreConfig,
-    NotebookConfig,
-    TeacherConfig,
-    parse_shard,
-)
-from .efficiency import benchmark_results, efficiency, latency_rows
-from .explore import (
-    Segment,
-    Sentence,
-    browser,
-    dataset_tables,
-    gloss_groups,
-    gloss_timeline,
-    is_signworld,
-    load_sentence,
-    sentence_ids,
-)
-from .grid import (
-    PointStatus,
-    available_cpus,
-    check_grid,
-    grid_points,
-    grid_rows,
-    point_config,
-    run_grid,
-    run_point,
-    status_table,
-    sweep_points,
-    sweep_rows,
-)
-from .paths import REPO_ROOT, GridPoint, StudyPaths, display_path, resolve_path
-from .profiles import (
-    KD_SETTINGS,
-    NEEDS,
-    NOTEBOOKS,
-    STUDY_PROFILES,
-    GridBlock,
-    KDSetting,
-    StudyError,
-    StudyProfile,
-)
-from .session import grid_logs, session
-from .tables import (
-    add_fps,
-    confusions,
-    evaluate_split,
-    headline,
-    measure_runs,
-    plateau_table,
-    predictions,
-    signworld_floor,
-    summarise,
-    wer_table,
-)
-from .training import (
-    MODEL_LABELS,
-    STUDENT_KINDS,
-    ensure_data,
-    read_log,
-    require_complete,
-    train_students,
-    train_teachers,
-)
+from __future__ import annotations
 
-__all__ = [
-    "Question",
-    "answers",
-    "answers_table",
-    "distill_answers",
-    "grid_answers",
-    "AblationConfig",
-    "add_fps",
-    "attribute_sentences",
-    "attribution_figures",
-    "attribution_ids",
-    "AttributionConfig",
-    "available_cpus",
-    "benchmark_results",
-    "browser",
-    "check_grid",
-    "confusions",
-    "dataset_tables",
-    "display_path",
-    "DistillConfig",
-    "efficiency",
-    "EfficiencyConfig",
-    "ensure_data",
-    "explorer",
-    "evaluate_split",
-    "ExploreConfig",
-    "gloss_groups",
-    "gloss_timeline",
-    "grid_logs",
-    "grid_points",
-    "grid_rows",
-    "GridBlock",
-    "GridPoint",
-    "headline",
-    "is_signworld",
-    "KD_SETTINGS",
-    "KDSetting",
-    "latency_rows",
-    "load_sentence",
-    "measure_runs",
-    "MODEL_LABELS",
-    "NEEDS",
-    "NotebookConfig",
-    "NOTEBOOKS",
-    "parse_shard",
-    "point_config",
-    "PointStatus",
-    "plateau_table",
-    "predictions",
-    "read_log",
-    "REPO_ROOT",
-    "require_complete",
-    "resolve_path",
-    "run_grid",
-    "run_point",
-    "Segment",
-    "Sentence",
-    "sentence_ids",
-    "session",
-    "signworld_floor",
-    "status_table",
-    "sweep_points",
-    "sweep_rows",
-    "STUDENT_KINDS",
-    "STUDY_PROFILES",
-    "StudyError",
-    "StudyPaths",
-    "StudyProfile",
-    "summarise",
-    "TeacherConfig",
-    "train_students",
-    "train_teachers",
-    "wer_table",
-]
+import importlib
+import importlib.util
+import sys
+import types
+
+# module -> the names that notebooks use from it
+_FACADE = {
+    "attribution": ("attribute_sentences", "attribution_figures", "attribution_ids", "explorer"),
+    "compare": ("Question", "answers", "answers_table", "distill_answers", "grid_answers"),
+    "configs": (
+        "AblationConfig",
+        "AttributionConfig",
+        "DistillConfig",
+        "EfficiencyConfig",
+        "ExploreConfig",
+        "NotebookConfig",
+        "TeacherConfig",
+        "parse_shard",
+    ),
+    "efficiency": ("benchmark_results", "efficiency", "latency_rows"),
+    "explore": (
+        "Segment",
+        "Sentence",
+        "browser",
+        "dataset_tables",
+        "gloss_groups",
+        "gloss_timeline",
+        "is_signworld",
+        "load_sentence",
+        "sentence_ids",
+    ),
+    "grid": (
+        "PointStatus",
+        "available_cpus",
+        "check_grid",
+        "grid_points",
+        "grid_rows",
+        "point_config",
+        "run_grid",
+        "run_point",
+        "status_table",
+        "sweep_points",
+        "sweep_rows",
+    ),
+    "paths": ("REPO_ROOT", "GridPoint", "StudyPaths", "display_path", "resolve_path"),
+    "profiles": (
+        "KD_SETTINGS",
+        "NEEDS",
+        "NOTEBOOKS",
+        "STUDY_PROFILES",
+        "GridBlock",
+        "KDSetting",
+        "StudyError",
+        "StudyProfile",
+    ),
+    "session": ("cell_parameters", "grid_logs", "session"),
+    "tables": (
+        "add_fps",
+        "confusions",
+        "evaluate_split",
+        "headline",
+        "measure_runs",
+        "plateau_table",
+        "predictions",
+        "signworld_floor",
+        "summarise",
+        "wer_table",
+    ),
+    "training": (
+        "MODEL_LABELS",
+        "STUDENT_KINDS",
+        "ensure_data",
+        "read_log",
+        "require_complete",
+        "train_students",
+        "train_teachers",
+    ),
+}
+_HOME = {name: module for module, names in _FACADE.items() for name in names}
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str) -> object:
+    """A facade name loads its module on first use; a module's name (`study.tables`) that."""
+    if name in _HOME:
+        value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    elif not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}"):
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Facade(types.ModuleType):
+    """`study.session` and `study.efficiency` are functions in modules of the same name:
+    importing such a module binds it to the package's attribute, so keep the function there."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if isinstance(value, types.ModuleType) and _HOME.get(name) == name:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Facade

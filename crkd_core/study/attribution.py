@@ -24,7 +24,14 @@ def attribute_sentences(cfg: AttributionConfig) -> list:
     student = require_complete(cfg.student_run("crkd", seed), "LRINet + CRKD")
     return [
         explain_sentence(
-            teacher, student, cfg.data, vid, cfg.target, cfg.gloss, cfg.method, cfg.ig_steps
+            teacher_run=teacher,
+            student_run=student,
+            data=cfg.data,
+            vid=vid,
+            target=cfg.target,
+            gloss=cfg.gloss,
+            method=cfg.method,
+            steps=cfg.ig_steps,
         )
         for vid in attribution_ids(cfg)
     ]
@@ -82,9 +89,15 @@ class AttributionExplorer:
         if key not in self.cache:
             target = "gloss" if gloss else "ctc"
             self.cache[key] = explain_sentence(
-                self.teacher, self.student, self.cfg.data, vid, target, gloss or None,
-                method, self.cfg.ig_steps,
-            )  # fmt: skip
+                teacher_run=self.teacher,
+                student_run=self.student,
+                data=self.cfg.data,
+                vid=vid,
+                target=target,
+                gloss=gloss or None,
+                method=method,
+                steps=self.cfg.ig_steps,
+            )
         return self.cache[key]
 
     def draw(self, *_):

@@ -299,6 +299,10 @@ class AblationConfig(DistillConfig):
         return (GridBlock(tuple(self.sizes), tuple(self.settings)),)
 
 
+# the KD terms that the sweep's pairs weigh, in order: [alpha, beta] is [feature, logit]
+SWEEP_TERMS = ("feature", "logit")
+
+
 def check_kd_weights(weights) -> None:
     """Each entry an [alpha, beta] pair of numbers >= 0, not both 0 (that is no KD)."""
     for w in weights:

@@ -258,4 +258,6 @@ def browser(
         shown: the size both views are shown at, in screen pixels (enlarged, pixels kept).
         sentence: the video id shown first; "" means the split's first.
     """
-    return SentenceBrowser(data, split, student_size, preset, shown, sentence)
+    return SentenceBrowser(
+        data=data, split=split, student_size=student_size, preset=preset, shown=shown, vid=sentence
+    )

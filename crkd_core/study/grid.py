@@ -13,8 +13,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..experiment import RunDir, RunRecord, StudentRunConfig, reuse_or_resume
 from ..io import atomic_write_json
-from ..tasks import kd_terms
-from .configs import AblationConfig, parse_shard
+from .configs import SWEEP_TERMS, AblationConfig, parse_shard
 from .paths import GridPoint
 from .profiles import KD_SETTINGS, GridBlock, StudyError
 
@@ -32,10 +31,16 @@ def grid_points(cfg: AblationConfig) -> list[GridPoint]:
 
 
 def sweep_points(cfg: AblationConfig) -> list[GridPoint]:
-    """The KD-weight sweep: both terms at the headline size, one run per (alpha, beta, seed)."""
+    """The KD-weight sweep: both terms at the headline size, one run per (weights, seed)."""
     return [
-        GridPoint(cfg.student_size, "both", cfg.epochs, seed, float(a), float(b))
-        for a, b in cfg.kd_weights
+        GridPoint(
+            size=cfg.student_size,
+            setting="both",
+            epochs=cfg.epochs,
+            seed=seed,
+            weights=tuple(zip(SWEEP_TERMS, map(float, w), strict=True)),
+        )
+        for w in cfg.kd_weights
         for seed in cfg.sweep_seeds or cfg.seeds[:1]
     ]
 
@@ -63,12 +68,10 @@ def point_config(cfg: AblationConfig, p: GridPoint, threads: int) -> StudentRunC
         out=out,
         preset=cfg.plan.preset,
         student_size=p.size,
-        kd=s.kd,
-        feature_kd=s.feature_kd,
+        kd=dict(p.weights) if p.weights else s.kd,
+        student_variant=s.variant,
         epochs=p.epochs,
         seed=p.seed,
-        alpha=p.alpha,
-        beta=p.beta,
         threads=threads,
         resume=RunDir(out).config_path.is_file(),
         teacher_cache=cfg.paths.teacher_cache,
@@ -167,7 +170,7 @@ def grid_rows(cfg: AblationConfig) -> list[dict]:
                     "size": p.size,
                     "setting": p.setting,
                     "seed": p.seed,
-                    "variant": KD_SETTINGS[p.setting].feature_kd,
+                    "variant": KD_SETTINGS[p.setting].variant,
                     "wer": m.score.wer,
                     "params": m.params,
                     "gmacs_per_frame": m.gmacs_per_frame,
@@ -180,8 +183,9 @@ def grid_rows(cfg: AblationConfig) -> list[dict]:
 
 def sweep_rows(cfg: AblationConfig) -> list[dict]:
     """The KD-weight sweep's complete runs, with the grid's KD runs at the headline size and
-    scale (feature only, logit only, both: the preset's weights) as further (alpha, beta) rows.
-    alpha and beta are the weights in effect: a term that the setting leaves out counts 0."""
+    scale (feature only, logit only, both: the preset's weights) as further rows. alpha and beta
+    (the columns' published names) are the feature and logit terms' weights in effect: a term
+    that the run leaves out counts 0."""
     grid = [
         p
         for p in grid_points(cfg)
@@ -194,11 +198,10 @@ def sweep_rows(cfg: AblationConfig) -> list[dict]:
         if p.seed not in seeds or not RunDir(run).is_complete():
             continue
         m = RunRecord.read(run)
-        alpha, beta = kd_terms(KD_SETTINGS[p.setting].kd, m.distill.alpha, m.distill.beta)
         rows.append(
             {
-                "alpha": alpha,
-                "beta": beta,
+                "alpha": m.distill.weight("feature"),
+                "beta": m.distill.weight("logit"),
                 "seed": p.seed,
                 "wer": m.score.wer,
                 "best_dev_wer": m.best_dev_wer,

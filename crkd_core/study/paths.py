@@ -38,18 +38,21 @@ class GridPoint:
     setting: str
     epochs: int
     seed: int
-    # KD weights of the weight sweep; None: the preset's
-    alpha: float | None = None
-    beta: float | None = None
+    # the weight sweep's KD: (term, weight) pairs; () is the setting's, at the preset's weights
+    weights: tuple[tuple[str, float], ...] = ()
 
     @property
     def weighted(self) -> bool:
-        return self.alpha is not None or self.beta is not None
+        return bool(self.weights)
 
     @property
     def name(self) -> str:
-        w = f"-a{self.alpha:g}-b{self.beta:g}" if self.weighted else ""
+        w = "".join(f"-{WEIGHT_TAGS.get(t, t)}{x:g}" for t, x in self.weights)
         return f"s{self.size}-{self.setting}{w}-e{self.epochs}-seed{self.seed}"
+
+
+# A term's tag in a sweep point's name: the published runs' (-a10-b5), others by their name
+WEIGHT_TAGS = {"feature": "a", "logit": "b"}
 
 
 @dataclass(frozen=True)

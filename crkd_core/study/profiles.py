@@ -1,4 +1,5 @@
-"""The size of a study: KD settings, the ablation grid and the study profiles.
+"""The size of a study: KD settings, the ablation grid and the study profiles; and the names
+of the study's notebooks (cheap to import: no torch, so that no module copies them).
 
 A study profile (`crkd study --profile`) sets which runs a study makes, their epochs and
 seeds; it is not the SignWorld data size (`crkd synth --profile`, `DATA_SIZES`) nor a network
@@ -12,19 +13,19 @@ from dataclasses import dataclass
 from ..errors import CRKDError
 from ..registry import Registry
 
-NOTEBOOKS = (
-    "00_explore_data",
-    "01_train_teacher",
-    "02_distill_student",
-    "03_resolution_ablation",
-    "04_attribution",
-    "05_efficiency",
-)
+# The notebooks of a study, by name (notebooks/<name>.ipynb, and the study's <name>/ folder).
+NB_EXPLORE = "00_explore_data"
+NB_TEACHER = "01_train_teacher"
+NB_DISTILL = "02_distill_student"
+NB_ABLATION = "03_resolution_ablation"
+NB_ATTRIBUTION = "04_attribution"
+NB_EFFICIENCY = "05_efficiency"
+NOTEBOOKS = (NB_EXPLORE, NB_TEACHER, NB_DISTILL, NB_ABLATION, NB_ATTRIBUTION, NB_EFFICIENCY)
 # A notebook is run only when the notebooks it reads from succeeded.
 NEEDS = {
-    "02_distill_student": ("01_train_teacher",),
-    "03_resolution_ablation": ("01_train_teacher",),
-    "04_attribution": ("02_distill_student",),
+    NB_DISTILL: (NB_TEACHER,),
+    NB_ABLATION: (NB_TEACHER,),
+    NB_ATTRIBUTION: (NB_DISTILL,),
 }
 
 
@@ -34,11 +35,11 @@ class StudyError(CRKDError):
 
 @dataclass(frozen=True)
 class KDSetting:
-    """One way to train LRINet: `crkd distill --kd KD --feature-kd FEATURE_KD`."""
+    """One way to train LRINet: `crkd distill --kd KD --student-variant VARIANT`."""
 
     name: str
-    kd: str
-    feature_kd: str  # also LRINet's variant: scale (the teacher's map size) or recover (half)
+    kd: str  # the KD terms (`crkd distill --kd`) at the preset's weights, or none
+    variant: str  # LRINet's: scale (the teacher's map size) or recover (half)
     label: str
 
 
@@ -49,8 +50,10 @@ KD_SETTINGS = {
         KDSetting("feature-scale", "feature", "scale", "feature KD, same scale (CRKD)"),
         KDSetting("feature-recover", "feature", "recover", "feature KD, recovered scale (ResKD)"),
         KDSetting("logit", "logit", "scale", "logit KD"),
-        KDSetting("both", "both", "scale", "feature + logit KD (CRKD)"),
-        KDSetting("both-recover", "both", "recover", "feature (recovered scale) + logit KD"),
+        KDSetting("both", "feature,logit", "scale", "feature + logit KD (CRKD)"),
+        KDSetting(
+            "both-recover", "feature,logit", "recover", "feature (recovered scale) + logit KD"
+        ),
     )
 }
 
@@ -168,3 +171,6 @@ STUDY_PROFILES.register("full")(
         efficiency_sizes=(("cpu", (16, 24, 32, 48)), ("paper", (56, 112, 224))),
     )
 )
+# Registered from the smallest study to the largest: a smaller study never replaces the report
+# of a larger one (`crkd study --replace-larger`), and `--profile` lists them in this order.
+PROFILE_ORDER = STUDY_PROFILES.registered()

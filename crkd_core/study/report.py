@@ -24,6 +24,7 @@ from pathlib import Path
 from ..io import atomic_write_text, read_json
 from ..plots import pareto
 from .paths import display_path
+from .profiles import NB_ABLATION, NB_DISTILL
 
 PAGE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js -%}
@@ -297,12 +298,12 @@ def index_page(study_dir: Path, statuses: list[PageStatus], prov: Provenance) ->
         if failed
         else ""
     )
-    head_rows, head_why = result(study_dir, statuses, "02_distill_student", "headline")
+    head_rows, head_why = result(study_dir, statuses, NB_DISTILL, "headline")
     answers = [
-        result(study_dir, statuses, "02_distill_student", "answers"),
-        result(study_dir, statuses, "03_resolution_ablation", "answers"),
+        result(study_dir, statuses, NB_DISTILL, "answers"),
+        result(study_dir, statuses, NB_ABLATION, "answers"),
     ]
-    grid_rows, grid_why = result(study_dir, statuses, "03_resolution_ablation", "grid")
+    grid_rows, grid_why = result(study_dir, statuses, NB_ABLATION, "grid")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>CRKD study ({esc(prov.profile)})</title>
 <script type="text/javascript" src="{PLOTLY_JS}"></script><style>{STYLE}</style></head>

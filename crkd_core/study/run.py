@@ -30,12 +30,17 @@ from .configs import AblationConfig, DistillConfig
 from .grid import PointStatus, grid_points, run_point, sweep_points
 from .notebooks import failed, run_notebooks, selected
 from .paths import REPO_ROOT, GridPoint, StudyPaths, display_path
-from .profiles import KD_SETTINGS, STUDY_PROFILES
+from .profiles import (
+    KD_SETTINGS,
+    NB_ABLATION,
+    NB_DISTILL,
+    NB_TEACHER,
+    PROFILE_ORDER,
+    STUDY_PROFILES,
+)
 from .report import PageStatus, Provenance, compile_report
 from .tables import signworld_floor
 from .training import check_data, ensure_data
-
-PROFILE_ORDER = ("smoke", "default", "full")  # from the smallest study to the largest
 
 
 @dataclass(frozen=True)
@@ -112,13 +117,15 @@ def run_study(opts: StudyOptions) -> StudyResult:
     out = opts.study_dir()
     data = ensure_data(Path(opts.data or out / "data").resolve(), plan.data_profile, plan.data_seed)
     params = {"profile": opts.profile, "data": str(data), "study_dir": str(out)}
-    extra = {name: {"jobs": opts.jobs} for name in ("02_distill_student", "03_resolution_ablation")}
+    extra = {name: {"jobs": opts.jobs} for name in (NB_DISTILL, NB_ABLATION)}
     names = selected(opts.only)
     early = StudentRuns.start(params, opts.jobs, names)
     if early.alone is not None:  # the teacher gets one core; the no-KD students the others
-        extra["01_train_teacher"] = {"threads": 1}
-    before = {"02_distill_student": early.before_02, "03_resolution_ablation": early.before_03}
-    statuses = run_notebooks(names, params, out, extra, opts.timeout, before)
+        extra[NB_TEACHER] = {"threads": 1}
+    before = {NB_DISTILL: early.before_02, NB_ABLATION: early.before_03}
+    statuses = run_notebooks(
+        names=names, params=params, out=out, extra=extra, timeout=opts.timeout, before=before
+    )
     early.wait()
     done = not any(s.status in ("failed", "skipped") for s in statuses)
     cache = drop_teacher_cache(StudyPaths(out).teacher_cache) if done else "kept (to resume)"
@@ -154,20 +161,20 @@ class StudentRuns:
 
     @classmethod
     def start(cls, params: dict, jobs: int, names: list[str]) -> StudentRuns:
-        wanted = {"02_distill_student", "03_resolution_ablation"} & set(names)
+        wanted = {NB_DISTILL, NB_ABLATION} & set(names)
         if jobs < 2 or not wanted:
             return cls(None, [], [], [], jobs)
         base = {**params, "interactive": False, "jobs": jobs}
         cfg = AblationConfig.build(**base)
         ours: list[GridPoint] = []  # 02's runs: CRKD first, for the teacher cache
-        if "02_distill_student" in names:
+        if NB_DISTILL in names:
             d = DistillConfig.build(**base)
             ours = [
                 GridPoint(d.student_size, k, d.epochs, s) for k in ("both", "none") for s in d.seeds
             ]
-        theirs = grid_points(cfg) + sweep_points(cfg) if "03_resolution_ablation" in names else []
+        theirs = grid_points(cfg) + sweep_points(cfg) if NB_ABLATION in names else []
         unique = list({cfg.paths.point(p): p for p in ours + theirs}.values())  # 02's: grid's
-        alone = [p for p in unique if p.setting == "none"] if "01_train_teacher" in names else []
+        alone = [p for p in unique if p.setting == "none"] if NB_TEACHER in names else []
         headline = [p for p in unique if p in ours and p not in alone]
         rest = [p for p in unique if p not in ours and p not in alone]
         return cls(cfg, alone, headline, rest, jobs)
@@ -180,7 +187,7 @@ class StudentRuns:
         """The runs without KD done; the KD queue started once the teacher is there."""
         if self.alone is not None:
             self.alone.wait()
-        teacher = statuses.get("01_train_teacher")
+        teacher = statuses.get(NB_TEACHER)
         if self.kd is None and (self.headline or self.rest) and not failed(teacher):
             self.kd = Batch(self.cfg, self.headline + self.rest, self.jobs)
         if self.kd is not None:
@@ -304,15 +311,15 @@ def provenance(opts: StudyOptions, data: Path, out: Path, started: str, seconds:
     command += " --publish" if opts.publish else ""
     command += f" --only {opts.only}" if opts.only else ""
     return Provenance(
-        opts.profile,
-        list(plan.seeds),
-        git_commit(),
-        display_path(data),
-        display_path(out),
-        command,
-        started,
-        seconds,
-        {
+        profile=opts.profile,
+        seeds=list(plan.seeds),
+        git_commit=git_commit(),
+        data=display_path(data),
+        study_dir=display_path(out),
+        command=command,
+        started=started,
+        wall_seconds=seconds,
+        extra={
             "torch threads": str(torch.get_num_threads()),
             **describe(machine_facts()),
             **dataset_facts(data),

@@ -1,9 +1,10 @@
 """A notebook session: the figure renderer, and the project's errors shown as one line.
 
-`session()` is the first call of every notebook. In a kernel it asks IPython to show a
-`CRKDError` (a wrong parameter, a missing dataset, a run that does not exist) as its message
-alone, instead of a traceback through the library: the message already names the parameter,
-the file or the run, and what to change. `%tb` still shows the whole traceback.
+`session()` is the first call of every notebook, and `cell_parameters` hands the parameters cell
+to the notebook's config. In a kernel `session()` asks IPython to show a `CRKDError` (a wrong
+parameter, a missing dataset, a run that does not exist) as its message alone, instead of a
+traceback through the library: the message already names the parameter, the file or the run,
+and what to change. `%tb` still shows the whole traceback.
 
 The cell still fails: the handler reports the error the way IPython reports any other (an
 `error` output with the exception's name and value, and an `error` execute reply), so
@@ -15,11 +16,13 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 from .. import plots
 from ..errors import CRKDError
-from .configs import AblationConfig
+from .configs import AblationConfig, NotebookConfig
 from .grid import grid_points
 
 RED, BOLD, RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
@@ -37,6 +40,14 @@ def session(shell=None) -> None:
     shell = shell if shell is not None else _running_shell()
     if shell is not None:
         shell.set_custom_exc((CRKDError,), one_line_error)
+
+
+def cell_parameters(config: type[NotebookConfig], namespace: dict[str, Any]) -> dict[str, Any]:
+    """The notebook's parameters that `config` takes, read from the notebook's namespace (the
+    parameters cell, as papermill or the user set it), so that the next cell need not spell
+    each name again: `cfg = study.TeacherConfig.build(**study.cell_parameters(
+    study.TeacherConfig, globals()))`. A field the cell does not set keeps its default."""
+    return {f.name: namespace[f.name] for f in fields(config) if f.name in namespace}
 
 
 def _running_shell():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from ..checkpoint import load_model
@@ -12,12 +13,12 @@ from ..experiment.compare import predictions
 from ..experiment.compare import score_split as evaluate_split  # the study's name for it
 from ..explain import confusions as confusion_table
 from ..stats import summarize_seeds
-from ..trainer import TrainConfig
+from ..trainer import TrainConfig, plateau_epoch
 from .configs import DistillConfig
 from .explore import gloss_groups
 from .paths import resolve_path
 from .profiles import StudyProfile
-from .training import MODEL_LABELS, STUDENT_KINDS, require_complete
+from .training import MODEL_LABELS, STUDENT_KINDS, read_log, require_complete
 
 
 def wer_table(runs: dict[str, Path], data: str | Path, splits=("dev", "test")):
@@ -142,13 +143,23 @@ def plateau_table(
 ):
     """Whether each teacher reached its plateau, by the rule that stops it (`--patience`,
     `--min-epochs`): `patience` epochs in a row without a dev WER `min_delta` points below the
-    best, once `min_epochs` have run."""
+    best, once `min_epochs` have run. The verdict is the trainer's own rule
+    (`trainer.plateau_epoch`) replayed on the run's dev WERs."""
     import pandas as pd
 
     rule = "none"
     if patience:
         rule = f"{patience} epochs, {min_delta} points"
         rule += f", not before epoch {min_epochs}" if min_epochs else ""
+    # the trainer's rule reads only these three fields; the others are placeholders
+    stop_rule = TrainConfig(
+        epochs=0,
+        batch_size=1,
+        lr=0.0,
+        patience=patience,
+        min_delta=min_delta,
+        min_epochs=min_epochs,
+    )
     rows = []
     for name, run in runs.items():
         m = RunRecord.read(run)
@@ -157,7 +168,7 @@ def plateau_table(
             verdict = f"no plateau rule; best at epoch {m.best_epoch} of {m.epochs_run}"
         elif m.epochs_run < m.epochs:
             verdict = f"plateaued: the rule stopped it after epoch {m.epochs_run}"
-        elif since >= patience:
+        elif plateau_epoch(dev_wers(run), stop_rule) is not None:
             verdict = f"plateaued: {since} last epochs without a better dev WER"
         else:
             verdict = f"not plateaued: still improving {since} epoch(s) before the limit"
@@ -173,3 +184,8 @@ def plateau_table(
             }
         )
     return pd.DataFrame(rows)
+
+
+def dev_wers(run: Path) -> list[float]:
+    """A run's dev WER per epoch, from epoch 1, as the trainer's plateau rule reads them."""
+    return [row.get("dev_wer", math.inf) for row in read_log(run)]

@@ -111,7 +111,7 @@ def train_students(cfg: DistillConfig, on_epoch: EpochHook | None = None) -> dic
                 teacher=None if s.kd == "none" else teacher,
                 out=out,
                 kd=s.kd,
-                feature_kd=s.feature_kd,
+                student_variant=s.variant,
                 student_size=cfg.student_size,
                 epochs=cfg.epochs,
                 seed=seed,

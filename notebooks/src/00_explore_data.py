@@ -1,10 +1,11 @@
 # %% [markdown]
 # # 00 · The data: what the teacher and LRINet see
 #
-# SignWorld is this project's synthetic CSLR dataset (see DESIGN.md). Glosses differ in
+# SignWorld is this project's synthetic CSLR dataset (see docs/DESIGN.md). Glosses differ in
 # location and movement (coarse, visible at any resolution) and in handshape (finger strokes a
 # few pixels wide). Below: the splits, the gloss table, one sentence at the teacher's resolution
-# (64 px) and at LRINet's (16 px), and where each gloss is signed.
+# (64 px) and at LRINet's (32 px in the default study, the paper's ratio; 16 px in smoke), and
+# where each gloss is signed.
 
 # %% tags=["parameters"]
 profile: str = "smoke"  # smoke|default|full: the study profile
@@ -14,7 +15,7 @@ interactive: bool = True  # build the ipywidgets browser (needs a live kernel)
 split: str = "train"  # the split to look at
 sentence: str = ""  # a video id; "" means the split's first
 frames_shown: int = 6  # frames in the static strip
-sizes: list[int] = [64, 32, 16]  # view sizes in px (cpu preset: teacher 64, LRINet 16)
+sizes: list[int] = [64, 32, 16]  # view sizes in px (teacher 64; LRINet 32 default, 16 smoke)
 
 # %%
 from IPython.display import display
@@ -22,16 +23,7 @@ from IPython.display import display
 from crkd_core import plots, study
 
 study.session()  # plotly's renderer; CRKD errors shown as one line
-cfg = study.ExploreConfig.build(
-    profile=profile,
-    data=data,
-    study_dir=study_dir,
-    interactive=interactive,
-    split=split,
-    sentence=sentence,
-    frames_shown=frames_shown,
-    sizes=sizes,
-)
+cfg = study.ExploreConfig.build(**study.cell_parameters(study.ExploreConfig, globals()))
 study.ensure_data(cfg.data, cfg.plan.data_profile, cfg.plan.data_seed)
 cfg.save()
 cfg.table()

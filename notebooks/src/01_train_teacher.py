@@ -20,16 +20,7 @@ threads: int = 0  # torch threads of the training; 0 means torch's default
 from crkd_core import plots, study
 
 study.session()  # plotly's renderer; CRKD errors shown as one line
-cfg = study.TeacherConfig.build(
-    profile=profile,
-    data=data,
-    study_dir=study_dir,
-    interactive=interactive,
-    epochs=epochs,
-    seeds=seeds,
-    confusions=confusions,
-    threads=threads,
-)
+cfg = study.TeacherConfig.build(**study.cell_parameters(study.TeacherConfig, globals()))
 study.ensure_data(cfg.data, cfg.plan.data_profile, cfg.plan.data_seed)
 cfg.save()
 cfg.table()

@@ -1,10 +1,11 @@
 # %% [markdown]
 # # 02 · Distil LRINet
 #
-# LRINet sees 16 px frames of the same crop. With CRKD it learns from CTC plus the frozen
-# teacher: feature KD on its frame map at the teacher's scale (MSE) and logit KD on the per-frame
-# posteriors (KL at temperature T). Without KD it learns from CTC alone. Both learning curves
-# share the same axes.
+# LRINet sees the same crop at the profile's `student_size`: 32 px in the default study (half
+# the teacher's 64 px, the paper's ratio), 16 px in smoke. With CRKD it learns from CTC plus
+# the frozen teacher: feature KD on its frame map at the teacher's scale (MSE) and logit KD on
+# the per-frame posteriors (KL at temperature T). Without KD it learns from CTC alone. Both
+# learning curves share the same axes.
 
 # %% tags=["parameters"]
 profile: str = "smoke"  # smoke|default|full: the study profile
@@ -24,18 +25,7 @@ import pandas as pd
 from crkd_core import plots, study
 
 study.session()  # plotly's renderer; CRKD errors shown as one line
-cfg = study.DistillConfig.build(
-    profile=profile,
-    data=data,
-    study_dir=study_dir,
-    interactive=interactive,
-    epochs=epochs,
-    seeds=seeds,
-    teacher_epochs=teacher_epochs,
-    student_size=student_size,
-    jobs=jobs,
-    confusions=confusions,
-)
+cfg = study.DistillConfig.build(**study.cell_parameters(study.DistillConfig, globals()))
 cfg.save()
 cfg.table()
 
@@ -84,7 +74,7 @@ study.answers_table(answers)
 
 # %% [markdown]
 # ## Most confused glosses (test)
-# Red pairs share location and movement and differ only in handshape: what 16 px loses.
+# Red pairs share location and movement and differ only in handshape: what low resolution loses.
 
 # %%
 seed = cfg.seeds[0]

@@ -3,8 +3,11 @@
 #
 # A grid over LRINet's input size and the KD setting: none, feature KD at the teacher's scale
 # (CRKD), feature KD with a smaller map upsampled in the loss (ResKD-style "recover"), logit
-# KD, and both. Each point runs as its own `crkd distill` process; complete points are reused,
-# partial ones resumed, so the sweep can run in parts (`shard`) and be resumed.
+# KD, and both. Each point is an LRINet run from a typed `StudentRunConfig` (what `crkd distill`
+# would make), trained in a worker process of its own (`python -m crkd_core.study.worker`,
+# `jobs` at a time, sharing the CPUs); `crkd study --jobs 2` trains them earlier, in the study's
+# queue of KD runs. Complete points are reused, partial ones resumed, so the sweep can run in
+# parts (`shard`) and be resumed.
 
 # %% tags=["parameters"]
 profile: str = "smoke"  # smoke|default|full: the study profile
@@ -26,22 +29,7 @@ sweep_seeds: list[int] = []  # seeds of the sweep; [] means the first seed
 from crkd_core import plots, study
 
 study.session()  # plotly's renderer; CRKD errors shown as one line
-cfg = study.AblationConfig.build(
-    profile=profile,
-    data=data,
-    study_dir=study_dir,
-    interactive=interactive,
-    epochs=epochs,
-    seeds=seeds,
-    teacher_epochs=teacher_epochs,
-    sizes=sizes,
-    settings=settings,
-    jobs=jobs,
-    shard=shard,
-    run=run,
-    kd_weights=kd_weights,
-    sweep_seeds=sweep_seeds,
-)
+cfg = study.AblationConfig.build(**study.cell_parameters(study.AblationConfig, globals()))
 cfg.save()
 cfg.table()
 

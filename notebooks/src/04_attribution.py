@@ -30,22 +30,7 @@ from IPython.display import display
 from crkd_core import study
 
 study.session()  # plotly's renderer; CRKD errors shown as one line
-cfg = study.AttributionConfig.build(
-    profile=profile,
-    data=data,
-    study_dir=study_dir,
-    interactive=interactive,
-    epochs=epochs,
-    seeds=seeds,
-    teacher_epochs=teacher_epochs,
-    sentences=sentences,
-    n_sentences=n_sentences,
-    target=target,
-    gloss=gloss,
-    method=method,
-    ig_steps=ig_steps,
-    overlay_frames=overlay_frames,
-)
+cfg = study.AttributionConfig.build(**study.cell_parameters(study.AttributionConfig, globals()))
 cfg.save()
 cfg.table()
 
@@ -57,7 +42,8 @@ similarity
 
 # %% [markdown]
 # ## Per sentence: attribution over time, then Grad-CAM overlays
-# Overlays show the frames with the most attribution; LRINet's 16 px frames are enlarged.
+# Overlays show the frames with the most attribution; LRINet's smaller frames (32 px in the
+# default study, 16 px in smoke) are enlarged.
 
 # %%
 for fig in study.attribution_figures(cfg, results):

@@ -26,17 +26,7 @@ from IPython.display import Markdown
 from crkd_core import plots, study
 
 study.session()  # plotly's renderer; CRKD errors shown as one line
-cfg = study.EfficiencyConfig.build(
-    profile=profile,
-    data=data,
-    study_dir=study_dir,
-    interactive=interactive,
-    frames=frames,
-    repeats=repeats,
-    min_seconds=min_seconds,
-    classes=classes,
-    benchmarks=benchmarks,
-)
+cfg = study.EfficiencyConfig.build(**study.cell_parameters(study.EfficiencyConfig, globals()))
 cfg.save()
 cfg.table()
 

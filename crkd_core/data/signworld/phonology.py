@@ -192,7 +192,18 @@ def build_gloss_table() -> tuple[GlossSpec, ...]:
     for group, (role, loc, mov, hands, orient, family, words) in enumerate(_GROUPS):
         shapes = family_members(family)
         for word, shape in zip(words.split(), shapes, strict=False):
-            table.append(GlossSpec(word, role, group, shape, loc, mov, hands, orient))
+            table.append(
+                GlossSpec(
+                    gloss=word,
+                    role=role,
+                    group=group,
+                    handshape=shape,
+                    location=loc,
+                    movement=mov,
+                    hands=hands,
+                    orientation=orient,
+                )
+            )
     check_gloss_table(table)
     return tuple(table)
 

@@ -102,7 +102,9 @@ def generate_signworld(
         tmp = out.parent / f".{out.name}{PARTIAL}{uuid.uuid4().hex[:8]}"
         tmp.mkdir(parents=True)
         try:
-            result = _write_all(tmp, prof, seed, unseen_signers, progress, jobs)
+            result = _write_all(
+                root=tmp, prof=prof, seed=seed, unseen=unseen_signers, progress=progress, jobs=jobs
+            )
             result.seconds = time.perf_counter() - start
             _publish(tmp, out)
         except BaseException:
@@ -167,13 +169,22 @@ def _write_all(
     with workers or nullcontext():
         for split, (n, pool) in plan.items():
             rows, counts[split], frames = _write_split(
-                root, prof, seed, split, n, pool, grammar, workers
+                root=root,
+                prof=prof,
+                seed=seed,
+                split=split,
+                n=n,
+                pool=pool,
+                grammar=grammar,
+                workers=workers,
             )
             _write_corpus(root, split, rows)
             result.videos[split], result.frames[split] = n, frames
             if progress:
                 progress(f"{split}: {n} videos, {frames} frames")
-    meta = _metadata(prof, seed, table, signers, seen, result, counts)
+    meta = _metadata(
+        prof=prof, seed=seed, table=table, signers=signers, seen=seen, result=result, counts=counts
+    )
     result.floor = {s: handshape_blind_floor(meta, s) for s in plan}
     meta["handshape_blind_floor"] = result.floor
     # Written last; the whole folder is renamed into place only after this.
