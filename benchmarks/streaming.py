@@ -31,6 +31,7 @@ LSTM/MatMul weights (deploy/quantize.py).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -187,8 +188,21 @@ def setup(args, folder: Path) -> tuple[list[Case], dict]:
             runs += [("incremental", low, low.hop)]
             for mode, cfg, chunk in runs:
                 tg, hg = model_costs(model, cfg.window)
-                stream = make_stream(model, engine, mode, cfg, chunk, files, args)
-                cases.append(Case(preset, engine, mode, cfg, chunk, stream, tg, hg))
+                stream = make_stream(
+                    model, engine, mode, cfg=cfg, chunk=chunk, files=files, args=args
+                )
+                cases.append(
+                    Case(
+                        preset=preset,
+                        engine=engine,
+                        mode=mode,
+                        config=cfg,
+                        chunk=chunk,
+                        stream=stream,
+                        trunk_gmacs=tg,
+                        head_gmacs=hg,
+                    )
+                )
     return cases, inputs
 
 
@@ -339,9 +353,7 @@ def _reset(cases: list[Case], args) -> list[Case]:
             fresh = StreamingRecognizer(s.rec, *common)
         else:
             fresh = IncrementalStreamingRecognizer(s.trunk.engine, s.head, *common, chunk=c.chunk)
-        out.append(
-            Case(c.preset, c.engine, c.mode, c.config, c.chunk, fresh, c.trunk_gmacs, c.head_gmacs)
-        )
+        out.append(dataclasses.replace(c, stream=fresh, windows=[], trunk_frames=0))
     return out
 
 

@@ -158,7 +158,16 @@ def build_setup(case: Case, preset: str, data: tuple, seed: int = 0) -> Setup:
     params = [q for q in task.parameters() if q.requires_grad]
     opt = torch.optim.Adam(params, lr=p.lr, weight_decay=1e-4)
     task.train()
-    setup = Setup(case, task, ds, list(sampler), opt, params, timer, macs)
+    setup = Setup(
+        case=case,
+        task=task,
+        dataset=ds,
+        batches=list(sampler),
+        optimizer=opt,
+        params=params,
+        timer=timer,
+        macs=macs,
+    )
     if case.cached:  # fill the cache as another student of the seed would have
         with torch.no_grad():
             for idx in setup.batches[:FILLED]:

@@ -84,7 +84,7 @@ def measure_fps(
     }
 
 
-def profile_model(model: SLRNet, frames: int = 32, measure: bool = True, **fps_kwargs) -> dict:
+def model_cost(model: SLRNet, frames: int = 32, measure: bool = True, **fps_kwargs) -> dict:
     out = {
         "params": count_params(model),
         "gmacs_per_frame": gmacs_per_frame(model, frames),
@@ -96,15 +96,15 @@ def profile_model(model: SLRNet, frames: int = 32, measure: bool = True, **fps_k
     return out
 
 
-def profile_side_by_side(
+def costs_side_by_side(
     models: dict[str, SLRNet], frames: int = 32, repeats: int = 5, min_seconds: float = 0.5
 ) -> dict[str, dict]:
-    """Profile several models with their fps runs interleaved (A, B, A, B, ...).
+    """Measure the cost of several models, with their fps runs interleaved (A, B, A, B, ...).
 
     Interleaving spreads the noise of a shared machine evenly over the models, so the ratio of
     their medians is fairer than two back-to-back measurements.
     """
-    out = {name: profile_model(m, frames, measure=False) for name, m in models.items()}
+    out = {name: model_cost(m, frames, measure=False) for name, m in models.items()}
     runs: dict[str, list[float]] = {name: [] for name in models}
     for m in models.values():  # warm-up
         measure_fps(m, m.cfg.input_size, frames, repeats=1, warmup=1, min_seconds=0.1)
@@ -124,3 +124,26 @@ def profile_side_by_side(
             }
         )
     return out
+
+
+def teacher_vs_lrinet(res: dict[str, dict]) -> dict:
+    """`costs_side_by_side` of {"teacher", "lrinet"}, with LRINet's ratios to its teacher."""
+    t, s = res["teacher"], res["lrinet"]
+    ratios = {k: s[k] / t[k] for k in ("params", "gmacs_per_frame", "fps")}
+    return {"teacher": t, "lrinet": s, "ratios_lrinet_over_teacher": ratios}
+
+
+def side_by_side_table(out: dict) -> list[str]:
+    """`teacher_vs_lrinet`'s figures as the lines of a table."""
+    lines = [f"{'':10}{'input':>8}{'params':>12}{'GMACs/frame':>14}{'fps':>10}"]
+    for name in ("teacher", "lrinet"):
+        r = out[name]
+        lines.append(
+            f"{name:10}{r['input_size']:>6}px{r['params'] / 1e6:>11.2f}M"
+            f"{r['gmacs_per_frame']:>14.3f}{r['fps']:>10.1f}"
+        )
+    q = out["ratios_lrinet_over_teacher"]
+    lines.append(
+        f"{'ratio':10}{'':>8}{q['params']:>11.2f}x{q['gmacs_per_frame']:>13.2f}x{q['fps']:>9.2f}x"
+    )
+    return lines

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from ..experiment import StudentRunConfig, distill
-from ._args import add_kd_arguments, add_run_arguments, command_line, config_from_args
+from ._args import add_options, command_line, config_from_args
 
 
 def add_arguments(p) -> None:
-    add_run_arguments(p)
-    add_kd_arguments(p)
+    add_options(p, StudentRunConfig)
 
 
 def run(args) -> int:

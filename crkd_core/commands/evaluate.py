@@ -10,28 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..experiment import EvalConfig, EvalRecord, evaluate_run
-from ..scoring.cleaning import CLEANINGS
-from ._args import beam_width, config_from_args, positive_int, threads
+from ._args import add_options, config_from_args
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--run", required=True, type=Path, help="a run folder with checkpoint.*")
-    p.add_argument("--data", required=True, type=Path)
-    p.add_argument("--dataset", default=None)
-    p.add_argument("--split", default="test")
-    p.add_argument("--decoder", default="greedy", choices=["greedy", "beam"])
-    p.add_argument("--beam-width", type=beam_width, default=10)
-    p.add_argument("--batch-size", type=positive_int, default=8)
-    p.add_argument(
-        "--cleaning",
-        default=None,
-        choices=sorted(CLEANINGS),
-        help="official cleaning to report beside ours; default: by dataset family",
-    )
-    p.add_argument("--cache-dir", type=Path, default=None)
-    p.add_argument("--allow-oov", action="store_true")
-    p.add_argument("--threads", type=threads, default=None)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add_options(p, EvalConfig)
 
 
 def run(args) -> int:

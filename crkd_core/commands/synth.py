@@ -1,7 +1,4 @@
-"""`crkd synth`: draw the SignWorld synthetic dataset in the PHOENIX-2014 release layout.
-
-SignWorld is this project's invention (see docs/DESIGN.md, "The embedded dataset: SignWorld").
-"""
+"""`crkd synth`: draw SignWorld (docs/DESIGN.md, "The embedded dataset") in PHOENIX's layout."""
 
 from __future__ import annotations
 

@@ -278,7 +278,16 @@ def _open(cfg: PredictConfig) -> _Setup:
     source = open_source(spec.pre_size, cfg.video, cfg.frames, cfg.camera, cfg.fps)
     vocab = meta_vocab(meta, cfg.run / "checkpoint.json")
     fps = source.fps or DEFAULT_FPS
-    return _Setup(cfg, net, spec, source, vocab, fps, rec, engines and tuple(engines))
+    return _Setup(
+        cfg=cfg,
+        net=net,
+        spec=spec,
+        source=source,
+        vocab=vocab,
+        fps=fps,
+        rec=rec,
+        engines=engines and tuple(engines),
+    )
 
 
 def _frames(source: FrameSource, limit: int | None) -> Iterator[np.ndarray]:

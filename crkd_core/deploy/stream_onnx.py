@@ -98,7 +98,7 @@ def export_trunk_step(model: SLRNet, path: Path, meta: dict) -> Path:
     names = (["frames", "t0", "t_end", *states], ["features", *[f"next_{n}" for n in states]])
     axes = {"frames": {0: "k"}, "features": {0: "k"}}
     info = {"part": "trunk", "delay": step.delay, "state_shapes": [list(x) for x in shapes]}
-    return _write(path, step, args, names, axes, {**meta, "stream": info})
+    return _write(path, step, args=args, names=names, axes=axes, meta={**meta, "stream": info})
 
 
 def export_head(model: SLRNet, path: Path, meta: dict) -> Path:
@@ -110,7 +110,7 @@ def export_head(model: SLRNet, path: Path, meta: dict) -> Path:
     axes = {"features": {1: "T"}, "logits": {1: "T_out"}}
     info = {"part": "head", "min_frames": min_frames(model.cfg.head)}
     head = HeadForward(fold_conv_bn(model))
-    return _write(path, head, args, names, axes, {**meta, "stream": info})
+    return _write(path, head, args=args, names=names, axes=axes, meta={**meta, "stream": info})
 
 
 def export_stream(model: SLRNet, base: str | Path, meta: dict) -> StreamFiles:

@@ -199,7 +199,14 @@ class StreamingRecognizer(_Emitter):
         decoder: str = "greedy",
         beam_width: int = 10,
     ):
-        super().__init__(timing, config, fps, min_frames, decoder, beam_width)
+        super().__init__(
+            timing=timing,
+            config=config,
+            fps=fps,
+            min_frames=min_frames,
+            decoder=decoder,
+            beam_width=beam_width,
+        )
         self.rec = recognizer
         self.buffer: deque[torch.Tensor] = deque(maxlen=config.window)
 
@@ -259,7 +266,14 @@ class IncrementalStreamingRecognizer(_Emitter):
     ):
         if not 1 <= chunk <= config.hop:
             raise ConfigError(f"the trunk chunk must be in 1..hop ({config.hop}), got {chunk}")
-        super().__init__(timing, config, fps, min_frames, decoder, beam_width)
+        super().__init__(
+            timing=timing,
+            config=config,
+            fps=fps,
+            min_frames=min_frames,
+            decoder=decoder,
+            beam_width=beam_width,
+        )
         self.trunk, self.head, self.chunk = IncrementalTrunk(trunk), head, chunk
         self.features: deque[torch.Tensor] = deque(maxlen=config.window)
         self.pending: list[torch.Tensor] = []

@@ -7,31 +7,44 @@ and `train_config()` is the one place where those defaults are resolved.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import argparse
+from dataclasses import Field, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataError
-from ..losses.registry import Terms, kd_label, resolve_kd
+from ..losses.registry import Terms, kd_label, parse_kd, resolve_kd
 from ..models.presets import PRESETS, STUDENT_VARIANTS, Preset
+from ..options import (
+    MAX_SEED,
+    beam_width,
+    choices_of,
+    flag,
+    non_negative_float,
+    non_negative_int,
+    option,
+    option_of,
+    positive_float,
+    positive_int,
+    seed,
+    threads,
+)
 from ..pipeline import DataConfig
 from ..scoring.cleaning import CLEANINGS
 from ..trainer import TrainConfig
 
-CHOICES: dict[str, tuple[str, ...]] = {
-    "device": ("auto", "cpu", "cuda"),
-    "decoder": ("greedy", "beam"),
-    "amp": ("none", "bf16", "fp16"),
-    "nan_policy": ("stop", "skip"),
-    "frame_cache": ("auto", "disk", "none"),
-    "vocab": ("train", "all"),
-    "student_variant": STUDENT_VARIANTS,
-}
+DEVICES = ("auto", "cpu", "cuda")
+DECODERS = ("greedy", "beam")
 PATHS = ("data", "out", "cache_dir", "pretrained", "teacher", "run", "teacher_cache")
 
 
-def flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+def kd_spec(text: str) -> str:
+    """An argparse type: a `--kd` value that names known terms and options."""
+    try:
+        parse_kd(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def check_positive(name: str, value: Any, kind: type = int, optional: bool = True) -> None:
@@ -50,9 +63,24 @@ def check_non_negative(name: str, value: Any, optional: bool = True) -> None:
         raise ConfigError(f"{flag(name)} must be a number >= 0, got {value!r}")
 
 
-def check_choice(name: str, value: Any) -> None:
-    if value not in CHOICES[name]:
-        raise ConfigError(f"{flag(name)} must be one of {', '.join(CHOICES[name])}, not {value!r}")
+def check_choice(name: str, value: Any, choices: tuple) -> None:
+    if value not in choices:
+        raise ConfigError(f"{flag(name)} must be one of {', '.join(choices)}, not {value!r}")
+
+
+def check_number(f: Field, value: Any) -> None:
+    """A number given from Python gets its option's range, as on the command line (`inf` for
+    `--lr`, `-1` for `--seed`); a value of the wrong type is left to `validate`."""
+    spec = option_of(f)
+    parse = spec and spec.parse
+    kind = getattr(parse, "__name__", None)
+    if kind not in ("int", "float") or isinstance(value, bool):
+        return
+    if isinstance(value, int if kind == "int" else (int, float)):
+        try:
+            parse(repr(value))
+        except argparse.ArgumentTypeError as exc:
+            raise ConfigError(f"{flag(f.name)} {exc}") from None
 
 
 def check_data_root(root: Path) -> None:
@@ -73,9 +101,12 @@ class _Checked:
                 object.__setattr__(self, f.name, Path(value).expanduser())
             elif f.name in PATHS and value is not None and not isinstance(value, Path):
                 raise ConfigError(f"{flag(f.name)} must be a path, got {value!r}")
-        for name in CHOICES:
-            if hasattr(self, name):
-                check_choice(name, getattr(self, name))
+        optional = {f.name for f in fields(self) if f.default is None}
+        for name, choices in choices_of(type(self)).items():
+            if getattr(self, name) is not None or name not in optional:
+                check_choice(name, getattr(self, name), choices)
+        for f in fields(self):
+            check_number(f, getattr(self, f.name))
         self.validate()
 
     def validate(self) -> None:
@@ -98,28 +129,46 @@ class _Checked:
 class RunConfig(_Checked):
     """What both training runs take: data, preset, optimisation and the run folder."""
 
-    data: Path
-    out: Path
-    dataset: str | None = None  # layout name; auto-detected when None
-    preset: str = "cpu"
-    epochs: int | None = None  # None: the preset's
-    batch_size: int | None = None  # per process
-    lr: float | None = None
-    seed: int = 0
-    resume: bool = False
-    device: str = "auto"
-    threads: int | None = None
-    decoder: str = "greedy"
-    beam_width: int = 10
-    amp: str = "none"
-    grad_accum: int = 1
-    patience: int | None = None  # stop after this many epochs without a better dev WER
-    min_epochs: int | None = None  # ... but not before this many epochs
-    nan_policy: str = "stop"
-    cache_dir: Path | None = None
-    num_workers: int = 0
-    frame_cache: str = "auto"
-    allow_oov: bool = False
+    data: Path = option(parse=Path, help="dataset root (PHOENIX-2014 layout)")
+    out: Path = option(parse=Path, help="run folder to create")
+    dataset: str | None = option(None, help="layout name; auto-detected when omitted")
+    preset: str = option("cpu", choices=PRESETS.names())
+    epochs: int | None = option(None, parse=positive_int, help="default: the preset's")
+    batch_size: int | None = option(None, parse=positive_int, help="per process")
+    lr: float | None = option(None, parse=positive_float, help="default: the preset's")
+    seed: int = option(0, parse=seed, help=f"0 to {MAX_SEED}")
+    resume: bool = option(False, help="continue the run in --out")
+    device: str = option("auto", choices=DEVICES)
+    threads: int | None = option(None, parse=threads, help="torch CPU threads, 1 to 1024")
+    decoder: str = option("greedy", choices=DECODERS)
+    beam_width: int = option(10, parse=beam_width, help="1 to 1024")
+    amp: str = option("none", choices=("none", "bf16", "fp16"), help="CUDA only")
+    grad_accum: int = option(1, parse=positive_int, help="micro-batches per step")
+    patience: int | None = option(
+        None,
+        parse=positive_int,
+        metavar="N",
+        help="stop once N epochs in a row bring no dev WER at least 0.5 points below the best",
+    )
+    min_epochs: int | None = option(
+        None,
+        parse=positive_int,
+        metavar="N",
+        help="with --patience: never stop before epoch N (a model can sit on a plateau "
+        "before it breaks through)",
+    )
+    nan_policy: str = option("stop", choices=("stop", "skip"))
+    cache_dir: Path | None = option(None, parse=Path, help="decoded-frame cache")
+    num_workers: int = option(0, parse=non_negative_int, help="DataLoader workers")
+    frame_cache: str = option(
+        "auto",
+        choices=("auto", "disk", "none"),
+        help="cache decoded frames on disk (auto: unless larger than "
+        "$CRKD_CACHE_MAX_GB, 16) or decode every epoch (none)",
+    )
+    allow_oov: bool = option(
+        False, help="score dev/test glosses missing from the vocabulary as errors"
+    )
 
     def validate(self) -> None:
         if self.preset not in PRESETS.names():
@@ -171,12 +220,12 @@ class RunConfig(_Checked):
 
     def data_config(self) -> DataConfig:
         return DataConfig(
-            self.data,
-            self.dataset,
-            self.cache_dir,
-            self.allow_oov,
-            self.num_workers,
-            self.frame_cache,
+            root=self.data,
+            dataset=self.dataset,
+            cache_dir=self.cache_dir,
+            allow_oov=self.allow_oov,
+            num_workers=self.num_workers,
+            frame_cache=self.frame_cache,
         )
 
 
@@ -184,9 +233,24 @@ class RunConfig(_Checked):
 class TeacherRunConfig(RunConfig):
     """`crkd train-teacher`: the high-resolution teacher, CTC (plus the preset's visual CTC)."""
 
-    vocab: str = "train"  # glosses of train, or of all splits (the peers' convention)
-    pretrained: Path | None = None  # a local ImageNet ResNet-18 state dict; never downloaded
-    visual_ctc: float | None = None  # None: the preset's weight
+    vocab: str = option(
+        "train",
+        choices=("train", "all"),
+        help="glosses of train only, or of train+dev+test (the peers' convention)",
+    )
+    pretrained: Path | None = option(
+        None,
+        parse=Path,
+        help="a local ImageNet ResNet-18 state dict (.pth or .safetensors) for the "
+        "trunk (paper preset); never downloaded",
+    )
+    visual_ctc: float | None = option(
+        None,
+        parse=non_negative_float,
+        metavar="W",
+        help="weight of the auxiliary CTC on the 1D-conv features, before the BiLSTM "
+        "(VAC's visual alignment constraint; training only); default: the preset's",
+    )
 
     def validate(self) -> None:
         super().validate()
@@ -199,20 +263,38 @@ class TeacherRunConfig(RunConfig):
 class StudentRunConfig(RunConfig):
     """`crkd distill`: LRINet on the low-resolution view, taught by a frozen teacher run."""
 
-    teacher: Path | None = None  # the frozen teacher's run; not needed with kd="none"
-    student_size: int | None = None  # px; None: the preset's
-    # KD terms and their weights and options: "feature=10,logit=5:T=8", a mapping
-    # {"feature": 10, "logit": {"weight": 5, "T": 8}}, or a mode (none, feature, logit, both);
-    # a weight left out is the preset's (see `crkd_core.losses.registry`)
-    kd: str | dict = "both"
-    student_variant: str = "scale"  # LRINet's: the teacher's map size (scale) or half (recover)
-    # old spellings: LRINet's variant, the feature and logit terms' weights, the logit term's T
-    feature_kd: str | None = None
-    alpha: float | None = None
-    beta: float | None = None
-    temperature: float | None = None
-    # a folder of the frozen teacher's outputs, shared by the students of a seed (None: none)
-    teacher_cache: Path | None = None
+    teacher: Path | None = option(
+        None, parse=Path, help="the teacher's run folder (not with --kd none)"
+    )
+    student_size: int | None = option(None, parse=positive_int, help="LRINet input px")
+    # From Python, also a mapping {"feature": 10, "logit": {"weight": 5, "T": 8}}; a weight left
+    # out is the preset's (see `crkd_core.losses.registry`).
+    kd: str | dict = option(
+        "both",
+        parse=kd_spec,
+        metavar="TERMS",
+        help="KD terms, weights and options, e.g. feature=10,logit=5:T=8 (a weight left out: "
+        "the preset's), or none, feature, logit, both (feature,logit)",
+    )
+    student_variant: str = option(
+        "scale",
+        choices=STUDENT_VARIANTS,
+        help="scale: LRINet ends on the teacher's map; recover: a smaller map, upsampled",
+    )
+    # the old spellings of --student-variant, and of the feature and logit terms' settings
+    feature_kd: str | None = option(
+        None, choices=STUDENT_VARIANTS, help="old spelling of --student-variant"
+    )
+    alpha: float | None = option(
+        None, parse=non_negative_float, help="old spelling of feature=ALPHA"
+    )
+    beta: float | None = option(None, parse=non_negative_float, help="old spelling of logit=BETA")
+    temperature: float | None = option(None, parse=positive_float, help="old spelling of logit:T=T")
+    teacher_cache: Path | None = option(
+        None,
+        parse=Path,
+        help="folder of the frozen teacher's outputs, shared by students of one seed",
+    )
 
     def validate(self) -> None:
         super().validate()
@@ -220,8 +302,6 @@ class StudentRunConfig(RunConfig):
         check_non_negative("alpha", self.alpha)
         check_non_negative("beta", self.beta)
         check_positive("temperature", self.temperature, float)
-        if self.feature_kd not in (None, *STUDENT_VARIANTS):
-            raise ConfigError(f"--feature-kd must be one of {', '.join(STUDENT_VARIANTS)}")
         if self.feature_kd not in (None, self.student_variant) and self.student_variant != "scale":
             raise ConfigError("--feature-kd is the old name of --student-variant: give one")
         if self.student_size is not None and self.student_size < 8:
@@ -269,28 +349,32 @@ class StudentRunConfig(RunConfig):
 class EvalConfig(_Checked):
     """`crkd evaluate`: a finished run's checkpoint, scored on one split."""
 
-    run: Path
-    data: Path
-    dataset: str | None = None
-    split: str = "test"
-    decoder: str = "greedy"
-    beam_width: int = 10
-    batch_size: int = 8
-    cleaning: str | None = None  # None: by dataset family
-    cache_dir: Path | None = None
-    allow_oov: bool = False
-    threads: int | None = None
-    device: str = "auto"
+    run: Path = option(parse=Path, help="a run folder with checkpoint.*")
+    data: Path = option(parse=Path)
+    dataset: str | None = option(None)
+    split: str = option("test")
+    decoder: str = option("greedy", choices=DECODERS)
+    beam_width: int = option(10, parse=beam_width)
+    batch_size: int = option(8, parse=positive_int)
+    cleaning: str | None = option(
+        None,
+        choices=tuple(sorted(CLEANINGS)),
+        help="official cleaning to report beside ours; default: by dataset family",
+    )
+    cache_dir: Path | None = option(None, parse=Path)
+    allow_oov: bool = option(False)
+    threads: int | None = option(None, parse=threads)
+    device: str = option("auto", choices=DEVICES)
 
     def validate(self) -> None:
         check_positive("beam_width", self.beam_width, optional=False)
         check_positive("batch_size", self.batch_size, optional=False)
         check_positive("threads", self.threads)
-        if self.cleaning is not None and self.cleaning not in CLEANINGS:
-            raise ConfigError(f"--cleaning must be one of {', '.join(sorted(CLEANINGS))}")
         check_data_root(self.data)
         if not (self.run / "checkpoint.json").is_file():
             raise ConfigError(f"{self.run}: --run is not a run folder with a checkpoint")
 
     def data_config(self) -> DataConfig:
-        return DataConfig(self.data, self.dataset, self.cache_dir, self.allow_oov)
+        return DataConfig(
+            root=self.data, dataset=self.dataset, cache_dir=self.cache_dir, allow_oov=self.allow_oov
+        )

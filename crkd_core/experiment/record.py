@@ -43,7 +43,16 @@ class Score:
     @classmethod
     def of(cls, split: str, result: EvalResult) -> Score:
         w = result.wer
-        return cls(split, result.decoder, w.wer, w.sub, w.dele, w.ins, w.n_ref, len(result.refs))
+        return cls(
+            split=split,
+            decoder=result.decoder,
+            wer=w.wer,
+            sub=w.sub,
+            dele=w.dele,
+            ins=w.ins,
+            n_ref=w.n_ref,
+            n_utterances=len(result.refs),
+        )
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)

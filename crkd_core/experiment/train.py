@@ -221,7 +221,14 @@ def fit_and_test(
         if env.is_main:
             run.start(config, command, resume=cfg.resume)
         loaders = {
-            s: make_loader(ds, trainer.cfg.batch_size, s == "train", cfg.seed, env, cfg.num_workers)
+            s: make_loader(
+                ds,
+                batch_size=trainer.cfg.batch_size,
+                train=s == "train",
+                seed=cfg.seed,
+                env=env,
+                num_workers=cfg.num_workers,
+            )
             for s, ds in splits.items()
         }
         t0 = time.perf_counter()
@@ -229,7 +236,16 @@ def fit_and_test(
         record = None
         if env.is_main:
             score = test_best(trainer, run, loaders["test"])
-            record = make_record(cfg, job, env, state, score, cost, splits["train"], t0)
+            record = make_record(
+                cfg,
+                job,
+                env=env,
+                state=state,
+                score=score,
+                cost=cost,
+                train=splits["train"],
+                t0=t0,
+            )
             record.write(run.path)
             print_summary(record, run.path)
     barrier(env)  # the other ranks wait for rank 0's test evaluation before leaving
@@ -242,7 +258,9 @@ def make_trainer(cfg: RunConfig, job: Job, env: DistEnv, run: RunDir) -> Trainer
     meta = model_meta(
         job.task.model, cfg.preset, job.spec, job.vocab, role=job.role, dataset=job.layout.name
     )
-    trainer = Trainer(job.task, cfg.train_config(), run.path, env, meta, job.vocab)
+    trainer = Trainer(
+        job.task, cfg.train_config(), folder=run.path, env=env, meta=meta, vocab=job.vocab
+    )
     if not cfg.resume:
         return trainer
     if not trainer.resume() and run.is_complete():
@@ -293,7 +311,16 @@ def load_splits(cfg: RunConfig, job: Job, env: DistEnv) -> dict[str, SLRDataset]
     """train, dev and test, each checked to give CTC enough output steps for its labels."""
     data = cfg.data_config()
     splits = {
-        s: load_split(job.layout, data, s, job.vocab, job.spec, s == "train", cfg.seed, env.is_main)
+        s: load_split(
+            job.layout,
+            data,
+            s,
+            vocab=job.vocab,
+            spec=job.spec,
+            train=s == "train",
+            seed=cfg.seed,
+            show_progress=env.is_main,
+        )
         for s in ("train", "dev", "test")
     }
     lengths = job.task.model.output_lengths

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..cost import profile_side_by_side
+from ..cost import costs_side_by_side
 from ..models.presets import PRESETS, build_student, build_teacher
 from .configs import EfficiencyConfig
 from .paths import resolve_path
@@ -20,7 +20,7 @@ def efficiency(cfg: EfficiencyConfig) -> list[dict]:
         models = {"teacher": build_teacher(p, cfg.classes)}
         models |= {f"lrinet-{s}": build_student(p, cfg.classes, s) for s in sizes}
         models["lrinet-recover"] = build_student(p, cfg.classes, p.student_size, "recover")
-        res = profile_side_by_side(models, cfg.frames, cfg.repeats, cfg.min_seconds)
+        res = costs_side_by_side(models, cfg.frames, cfg.repeats, cfg.min_seconds)
         rows += [
             {"preset": preset, "model": name, **{k: v for k, v in r.items() if k != "fps_runs"}}
             for name, r in res.items()

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 from ..checkpoint import load_model
-from ..cost import profile_side_by_side
+from ..cost import costs_side_by_side
 from ..data.synthetic import METADATA_FILE, read_metadata
 from ..experiment import RunRecord
 from ..experiment.compare import predictions
@@ -64,7 +64,7 @@ def confusions(run: Path, data: str | Path, split: str = "test", k: int = 15):
 def measure_runs(runs: dict[str, Path], plan: StudyProfile) -> dict[str, dict]:
     """Params, GMACs/frame and fps of trained models, measured side by side (interleaved)."""
     models = {name: load_model(run)[0] for name, run in runs.items()}
-    return profile_side_by_side(
+    return costs_side_by_side(
         models, plan.profile_frames, plan.profile_repeats, plan.profile_seconds
     )
 
