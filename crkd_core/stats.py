@@ -353,7 +353,7 @@ def verdict(c: Comparison, margin: float | None = None) -> str:
     pct = round(100 * c.confidence)
     numbers = (
         f"{c.wer_a:.1f} % against {c.wer_b:.1f} % WER, difference {c.diff:+.1f} points "
-        f"({pct} % CI {c.ci_low:+.1f} to {c.ci_high:+.1f}, p = {c.p_value:.3g}, "
+        f"({pct} % CI {c.ci_low:+.1f} to {c.ci_high:+.1f}, {p_text(c.p_value, c.n_resamples)}, "
         f"{c.sentences} sentences, {c.seeds_a} and {c.seeds_b} seeds)"
     )
     if c.is_tie:
@@ -399,10 +399,7 @@ class NestedComparison:
         return self.ci_low <= 0.0 <= self.ci_high
 
     def p_text(self) -> str:
-        """ "p = 0.013", or at the resampling floor "p < 0.0002" (never a floor as a value)."""
-        return (
-            f"p < {floor_p(self.resamples):.2g}" if self.p_at_floor else f"p = {self.p_value:.2g}"
-        )
+        return p_text(self.p_value, self.resamples)
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -414,6 +411,14 @@ _CHUNK = 1000  # resamples drawn at a time
 def floor_p(resamples: int) -> float:
     """The smallest two-sided p-value of `resamples` resamples (with the +1 correction)."""
     return 2 / (resamples + 1)
+
+
+def p_text(p: float, resamples: int) -> str:
+    """ "p = 0.013"; at the floor of the resamples, where no resample crossed zero, "p < 0.0002":
+    the floor is a bound, not a value."""
+    if math.isclose(p, floor_p(resamples)):
+        return f"p < {floor_p(resamples):.2g}"
+    return f"p = {p:.3g}"
 
 
 def _nested(system: Mapping[str, Sequence[Sequence[float]]], name: str, n: int) -> list:
@@ -510,4 +515,18 @@ def nested_bootstrap(
         resamples=resamples,
         confidence=confidence,
         seed=seed,
+    )
+
+
+def nested_verdict(c: NestedComparison, a: str, b: str) -> str:
+    """`verdict`'s sentence for a `NestedComparison` of systems named `a` and `b`."""
+    if c.is_tie:
+        head = f"Tie: {a} and {b} do not differ beyond the noise"
+    else:
+        head = f"{a} is {'better' if c.ci_high < 0 else 'worse'} than {b}"
+    note = "; one teacher: the teachers' spread is not in the interval" if c.n_teachers == 1 else ""
+    return (
+        f"{head}: difference {c.difference:+.1f} points ({round(100 * c.confidence)} % interval "
+        f"{c.ci_low:+.1f} to {c.ci_high:+.1f} over {c.n_teachers} teacher(s), {c.n_students} "
+        f"runs and {c.sentences} sentences, {c.p_text()}){note}."
     )

@@ -138,3 +138,34 @@ def test_runs_scored_on_other_sentences_are_refused(runs, tmp_path):
     finally:
         for p in eval_files(teacher, "test"):
             p.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def taught(runs):
+    """Two one-epoch LRINets with logit KD from the module's teacher (seeds 0 and 1)."""
+    root, data, teacher, _ = runs
+    out = []
+    for seed in (0, 1):
+        run = root / f"logit-seed{seed}"
+        api.distill(
+            data=data, out=run, teacher=teacher, kd="logit", epochs=1, seed=seed,
+            cache_dir=str(root / "cache"),
+        )  # fmt: skip
+        out.append(run)
+    return out
+
+
+def test_runs_that_name_their_teachers_get_the_nested_interval(runs, taught, capsys):
+    root, _, teacher, students = runs
+    argv = ["compare", *map(str, taught), "--against", str(teacher), "--resamples", "300"]
+    out_json = root / "out" / "nested.json"
+    assert main([*argv, "--json", str(out_json)]) == 0
+    printed = capsys.readouterr().out
+    nested = json.loads(out_json.read_text())["nested"]
+    assert (nested["n_teachers"], nested["n_students"], nested["sentences"]) == (1, 3, 4)
+    assert nested["ci_low"] <= nested["difference"] <= nested["ci_high"]
+    assert "one teacher: the teachers' spread is not in the interval" in nested["answer"]
+    assert nested["answer"] in printed
+    # runs trained without KD name no teacher: no nested interval, and the reason
+    result = compare_runs(CompareConfig(a=tuple(students), b=(teacher,), resamples=200))
+    assert result["nested"] == {"skipped": "a run names no teacher (trained without KD)"}

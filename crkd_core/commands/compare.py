@@ -48,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
         runs = f"{s['n']} run{'s' if s['n'] > 1 else ''}"
         print(f"{side.upper()}: {out[side]} ({runs}): {cfg.split} WER {s['mean']:.2f}{spread}")
     print(out["answer"])
+    if "answer" in out["nested"]:  # the runs name their teachers
+        print(out["nested"]["answer"])
     if cfg.json is not None:
         print(f"-> {cfg.json}")
     return 0

@@ -17,7 +17,15 @@ from typing import Any
 from ..errors import ConfigError
 from ..io import atomic_write_json, read_json
 from ..scoring.ctm import read_scored_pair
-from ..stats import CONFIDENCE, N_RESAMPLES, SystemErrors, paired_bootstrap, summarize_seeds
+from ..stats import (
+    CONFIDENCE,
+    N_RESAMPLES,
+    SystemErrors,
+    nested_bootstrap,
+    nested_verdict,
+    paired_bootstrap,
+    summarize_seeds,
+)
 from ..stats import verdict as say
 from .config import EvalConfig, _Checked, check_data_root, check_non_negative
 from .evaluate import evaluate_run
@@ -180,7 +188,42 @@ def compare_runs(cfg: CompareConfig) -> dict[str, Any]:
         "runs_a": [r.resolve().name for r in cfg.a],
         "runs_b": [r.resolve().name for r in cfg.b],
         **compare_systems(a, b, cfg.margin, cfg.resamples, cfg.confidence),
+        "nested": nested_comparison(a, b, cfg),
     }
     if cfg.json is not None:
         atomic_write_json(cfg.json, out)
     return out
+
+
+def teacher_of(run: Path) -> str | None:
+    """The teacher run that taught `run`, resolved (a teacher run is its own teacher); None for
+    a run that names none (trained without KD)."""
+    record = RunRecord.read(run)
+    if record.role == "teacher":
+        return str(run.resolve())
+    named = record.distill.teacher_run if record.distill else ""
+    if not named:
+        return None
+    return str(Path(named).resolve()) if Path(named).exists() else named
+
+
+def nested_comparison(a: SystemErrors, b: SystemErrors, cfg: CompareConfig) -> dict[str, Any]:
+    """A against B with every source of noise (teachers, runs within teachers, sentences), when
+    every run names its teacher and both systems were taught by the same teachers."""
+    keys = {"a": [teacher_of(r) for r in cfg.a], "b": [teacher_of(r) for r in cfg.b]}
+    if None in keys["a"] + keys["b"]:
+        return {"skipped": "a run names no teacher (trained without KD)"}
+    if set(keys["a"]) != set(keys["b"]):
+        return {"skipped": "A and B were taught by different teachers"}
+    order = {sid: k for k, sid in enumerate(b.ids)}
+    rows = {"a": a.errors, "b": b.errors[:, [order[sid] for sid in a.ids]]}
+    nested = {}
+    for side in ("a", "b"):
+        groups: dict[str, list] = {}
+        for key, row in zip(keys[side], rows[side], strict=True):
+            groups.setdefault(key, []).append(row)
+        nested[side] = groups
+    c = nested_bootstrap(
+        nested["a"], nested["b"], a.n_ref, resamples=cfg.resamples, confidence=cfg.confidence
+    )
+    return {**c.to_dict(), "answer": nested_verdict(c, a.name, b.name)}
