@@ -516,3 +516,27 @@ def test_learning_rate_and_temperature_are_checked_at_parse_time(tmp_path, capsy
     assert info.value.code == 2 and "Traceback" not in err
     assert f"argument {option}: must be > 0 and finite, got {value}" in err.splitlines()[-1]
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize(
+    "text,pattern",
+    [
+        (
+            '{"epoch": 1, "ctc": 1.5}\n{"epoch": 1, "ctc": 1.2}\n',
+            r"row 2 is epoch 1; expected epoch 2",
+        ),
+        ('{"epoch": 1, "ctc": NaN}\n', r"row 1: 'ctc' is nan, not a number >= 0"),
+        ('{"epoch": 1, "note": "x"}\n', r"row 1: 'note' is 'x', not a number >= 0"),
+        ("[1, 2]\n", r"row 1 is not an object of numbers"),
+        ('{"epoch": 1,\n', r"row 1 is not JSON"),
+    ],
+    ids=["epochs out of order", "nan", "text", "not an object", "not json"],
+)
+def test_a_damaged_training_log_is_refused_naming_its_row(tmp_path, text, pattern):
+    from crkd_core.errors import FileFormatError
+    from crkd_core.study.training import read_log
+
+    (tmp_path / "log.jsonl").write_text(text)
+    with pytest.raises(FileFormatError, match=pattern) as info:
+        read_log(tmp_path)
+    assert "log.jsonl" in str(info.value)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..data.corpus import open_dataset
 from ..data.signworld import generate_signworld
-from ..errors import DataError
+from ..errors import DataError, FileFormatError
 from ..experiment import (
     RunDir,
     StudentRunConfig,
@@ -158,6 +158,25 @@ def require_complete(run: Path, what: str) -> Path:
 
 
 def read_log(run: str | Path) -> list[dict]:
-    """The epoch rows of a run's log.jsonl."""
+    """The epoch rows of a run's log.jsonl, checked: each row a JSON object of numbers >= 0 (not
+    NaN), for epochs 1, 2, ... in order; FileFormatError naming the file and row otherwise."""
     path = Path(run) / "log.jsonl"
-    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+    rows: list[dict] = []
+    for n, line in enumerate(path.read_text("utf-8").split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise FileFormatError(path, f"row {n} is not JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise FileFormatError(path, f"row {n} is not an object of numbers")
+        for key, value in row.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise FileFormatError(path, f"row {n}: {key!r} is {value!r}, not a number >= 0")
+        if row.get("epoch") != len(rows) + 1:
+            raise FileFormatError(
+                path, f"row {n} is epoch {row.get('epoch')!r}; expected epoch {len(rows) + 1}"
+            )
+        rows.append(row)
+    return rows
