@@ -92,13 +92,4 @@ def official_score(split: str, result: EvalResult, cleaning: str) -> Score:
     hyp_fn, ref_fn = CLEANINGS[cleaning]
     ids = sorted(result.refs)
     w = wer([ref_fn(result.refs[i]) for i in ids], [hyp_fn(result.hyps[i]) for i in ids])
-    return Score(
-        split=split,
-        decoder=result.decoder,
-        wer=w.wer,
-        sub=w.sub,
-        dele=w.dele,
-        ins=w.ins,
-        n_ref=w.n_ref,
-        n_utterances=len(ids),
-    )
+    return Score.counted(split, result.decoder, w, len(ids))

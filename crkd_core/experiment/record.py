@@ -22,7 +22,7 @@ from ..errors import FileFormatError
 from ..evaluation import EvalResult
 from ..io import atomic_write_json, read_json
 from ..losses.registry import Terms, recorded_terms
-from ..metrics import error_rate
+from ..metrics import WERResult, error_rate
 
 METRICS_FILE = "metrics.json"
 
@@ -42,16 +42,20 @@ class Score:
 
     @classmethod
     def of(cls, split: str, result: EvalResult) -> Score:
-        w = result.wer
+        return cls.counted(split, result.decoder, result.wer, len(result.refs))
+
+    @classmethod
+    def counted(cls, split: str, decoder: str, w: WERResult, n_utterances: int) -> Score:
+        """The score of `n_utterances` sentences whose edit counts are `w`."""
         return cls(
             split=split,
-            decoder=result.decoder,
+            decoder=decoder,
             wer=w.wer,
             sub=w.sub,
             dele=w.dele,
             ins=w.ins,
             n_ref=w.n_ref,
-            n_utterances=len(result.refs),
+            n_utterances=n_utterances,
         )
 
     def to_json(self) -> dict[str, Any]:
