@@ -223,24 +223,9 @@ def explain_sentence(
     chosen = [gloss or entry.glosses[0]] if target == "gloss" else list(entry.glosses)
     labels = meta_vocab(smeta, Path(student_run)).encode(chosen, f"{split}/{vid}")
     what = "-CTC(reference)" if target == "ctc" else f"log sum_t p_t({chosen[0]})"
-    t = attribute(
-        model=teacher,
-        video=views.teacher[None],
-        target=target,
-        labels=labels,
-        method=method,
-        steps=steps,
-        name="Teacher",
-    )
-    s = attribute(
-        model=student,
-        video=views.student[None],
-        target=target,
-        labels=labels,
-        method=method,
-        steps=steps,
-        name="LRINet + CRKD",
-    )
+    how = {"target": target, "labels": labels, "method": method, "steps": steps}
+    t = attribute(model=teacher, video=views.teacher[None], name="Teacher", **how)
+    s = attribute(model=student, video=views.student[None], name="LRINet + CRKD", **how)
     return SentenceAttribution(
         id=vid,
         glosses=entry.glosses,

@@ -320,8 +320,7 @@ def paired_bootstrap(
         rng=np.random.default_rng(seed),
     )
     dist = res.bootstrap_distribution
-    below, above = int((dist <= 0).sum()), int((dist >= 0).sum())
-    p = min(1.0, 2 * (1 + min(below, above)) / (n_resamples + 1))
+    p = two_sided_p(dist)
     ci = res.confidence_interval
     return Comparison(
         a=a.name,
@@ -340,6 +339,13 @@ def paired_bootstrap(
         method=method,
         seed=seed,
     )
+
+
+def two_sided_p(resampled: np.ndarray) -> float:
+    """Twice the smaller share of resampled differences on either side of zero, with the +1
+    correction: at least `floor_p(len(resampled))`."""
+    below, above = int((resampled <= 0).sum()), int((resampled >= 0).sum())
+    return min(1.0, 2 * (1 + min(below, above)) / (resampled.size + 1))
 
 
 def verdict(c: Comparison, margin: float | None = None) -> str:
@@ -386,7 +392,6 @@ class NestedComparison:
     ci_low: float
     ci_high: float
     p_value: float
-    p_at_floor: bool
     n_teachers: int
     n_students: int  # students of both systems together
     sentences: int
@@ -398,11 +403,18 @@ class NestedComparison:
     def is_tie(self) -> bool:
         return self.ci_low <= 0.0 <= self.ci_high
 
+    @property
+    def p_at_floor(self) -> bool:
+        """No resample crossed zero: the p-value is the smallest that `resamples` can give."""
+        return math.isclose(self.p_value, floor_p(self.resamples))
+
     def p_text(self) -> str:
         return p_text(self.p_value, self.resamples)
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return {k: getattr(self, k) for k in self.__dataclass_fields__} | {
+            "p_at_floor": self.p_at_floor
+        }
 
 
 _CHUNK = 1000  # resamples drawn at a time
@@ -416,7 +428,7 @@ def floor_p(resamples: int) -> float:
 def p_text(p: float, resamples: int) -> str:
     """ "p = 0.013"; at the floor of the resamples, where no resample crossed zero, "p < 0.0002":
     the floor is a bound, not a value."""
-    if math.isclose(p, floor_p(resamples)):
+    if math.isclose(p, floor_p(resamples)):  # no resample crossed zero
         return f"p < {floor_p(resamples):.2g}"
     return f"p = {p:.3g}"
 
@@ -501,14 +513,12 @@ def nested_bootstrap(
     )
     tail = (1 - confidence) / 2
     low, high = np.quantile(diffs, [tail, 1 - tail])
-    below, above = int((diffs <= 0).sum()), int((diffs >= 0).sum())
-    p = min(1.0, 2 * (1 + min(below, above)) / (resamples + 1))
+    p = two_sided_p(diffs)
     return NestedComparison(
         difference=float(observed),
         ci_low=float(low),
         ci_high=float(high),
         p_value=p,
-        p_at_floor=min(below, above) == 0,
         n_teachers=k,
         n_students=sum(len(e) for e in ea) + sum(len(e) for e in eb),
         sentences=int(s),

@@ -103,6 +103,27 @@ class DatasetLayout:
         self.skipped.add((split, vid))
         return True
 
+    def frame_rows(
+        self, split: str, corpus: Path, rows: list, *, id_key: str, gloss_key: str, folder_of
+    ) -> list[tuple[int, dict, Path | str, tuple[str, ...]]]:
+        """(row number, row, frame folder, glosses) of each row to read, the known-broken ones
+        left out. Every row's text first, then one stat per row (before any folder is listed):
+        a bad row of a huge corpus fails in seconds, naming the corpus and the row.
+
+        `folder_of(row, lineno)` is the row's frame folder, checked to stay inside its root.
+        """
+        todo = []
+        for lineno, r in rows:
+            folder = folder_of(r, lineno)  # a str where it can be: see `inside`
+            if self.skip_known_broken(split, r[id_key], folder, corpus, lineno):
+                continue
+            glosses = tuple(r[gloss_key].split())
+            if not glosses:
+                raise DataError(corpus, f"video {r[id_key]!r} has an empty annotation", lineno)
+            todo.append((lineno, r, folder, glosses))
+        check_folders_exist([(n, folder) for n, _, folder, _ in todo], corpus)
+        return todo
+
     @classmethod
     def near_miss(cls, root: Path) -> DataError | None:
         """The error to report when `root` holds this layout's marker but `detect` refused it."""
@@ -470,18 +491,13 @@ class Phoenix2014(DatasetLayout):
         check_unique_ids(path, [(n, r["id"]) for n, r in rows])
         self.check_rows(split, path, rows)
         feat = self.feature_dir() / split
-        # Every row's text first, then one stat per row, then the listings: a bad row of a
-        # huge corpus fails in seconds, naming the corpus and the row.
-        todo = []
-        for lineno, r in rows:
-            folder = inside(feat, r["folder"].replace("*.png", "").rstrip("/"), path, lineno)
-            if self.skip_known_broken(split, r["id"], folder, path, lineno):
-                continue
-            glosses = tuple(r["annotation"].split())
-            if not glosses:
-                raise DataError(path, f"video {r['id']!r} has an empty annotation", lineno)
-            todo.append((lineno, r, folder, glosses))
-        check_folders_exist([(n, folder) for n, _, folder, _ in todo], path)
+
+        def folder_of(r: dict, lineno: int) -> str:
+            return inside(feat, r["folder"].replace("*.png", "").rstrip("/"), path, lineno)
+
+        todo = self.frame_rows(
+            split, path, rows, id_key="id", gloss_key="annotation", folder_of=folder_of
+        )
         return [
             CorpusEntry(
                 r["id"],

@@ -22,7 +22,6 @@ from .corpus import (
     BrokenVideoWarning,
     CorpusEntry,
     DatasetLayout,
-    check_folders_exist,
     check_printable,
     check_unique_ids,
     delimiter_hint,
@@ -61,17 +60,14 @@ class Phoenix2014T(DatasetLayout):
         rows = read_table(path, self.header)
         check_unique_ids(path, [(n, r["name"]) for n, r in rows])
         feat = find_feature_dir(self.root) / split
-        todo = []  # rows' text first, one stat per row next, listings last (see Phoenix2014)
-        for lineno, r in rows:
+
+        def folder_of(r: dict, lineno: int) -> Path:
             inside(feat, r["video"].replace("*.png", "").rstrip("/"), path, lineno, "video")
-            folder = frame_folder(feat, r["video"])
-            if self.skip_known_broken(split, r["name"], folder, path, lineno):
-                continue
-            glosses = tuple(r["orth"].split())
-            if not glosses:
-                raise DataError(path, f"video {r['name']!r} has an empty annotation", lineno)
-            todo.append((lineno, r, folder, glosses))
-        check_folders_exist([(n, folder) for n, _, folder, _ in todo], path)
+            return frame_folder(feat, r["video"])
+
+        todo = self.frame_rows(
+            split, path, rows, id_key="name", gloss_key="orth", folder_of=folder_of
+        )
         return [
             CorpusEntry(
                 r["name"],
