@@ -20,6 +20,7 @@ from .errors import ConfigError
 from .losses import KD_TERMS, CTCLoss, LossTerm, VisualCTCLoss, WeightedLoss
 from .losses.registry import resolve_kd
 from .models.network import SLRNet, SLROutput
+from .precision import autocast_dtype
 from .teacher_cache import TeacherCache
 
 
@@ -39,6 +40,10 @@ class CTCTask(nn.Module):
         if x is None:
             raise ConfigError("the batch has no student view; set ViewSpec.student_size")
         return x
+
+    def to_channels_last(self) -> CTCTask:
+        self.model.to_channels_last()
+        return self
 
     def predict(self, batch: Batch) -> SLROutput:
         return self.model(self.inputs(batch), batch.video_lengths)
@@ -81,6 +86,7 @@ class Distiller(CTCTask):
         kd: str | Mapping = "both",
         variant: str | None = None,
         teacher_cache: Path | None = None,
+        teacher_amp: str = "none",
         **legacy: float,
     ):
         super().__init__(student, view="student")
@@ -96,6 +102,8 @@ class Distiller(CTCTask):
             if teacher_cache is not None and self.kd_terms
             else None
         )
+        # the frozen teacher's autocast precision (`precision.resolve_teacher_amp`)
+        self.teacher_dtype = autocast_dtype(teacher_amp)
         variant = variant or student.cfg.variant
         kd_losses = []
         for name, values in self.kd_terms.items():
@@ -111,12 +119,19 @@ class Distiller(CTCTask):
             self.teacher.to(*args, **kwargs)
         return super().to(*args, **kwargs)
 
+    def to_channels_last(self) -> Distiller:
+        if self.teacher is not None:
+            self.teacher.to_channels_last()
+        return super().to_channels_last()
+
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
         student = self.predict(batch)
         args = (student, batch.targets, batch.target_lengths)
         inputs = {"ctc": args, "ctc_visual": args}
         if self.kd_terms:
-            with torch.no_grad():
+            device = batch.video.device.type
+            precision = torch.autocast(device, self.teacher_dtype, self.teacher_dtype is not None)
+            with torch.no_grad(), precision:
                 teach = self.teacher_cache or self.teacher
                 teacher = teach(batch.video, batch.video_lengths)
             for name in self.kd_terms:  # every KD term compares the student with the teacher

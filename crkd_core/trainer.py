@@ -36,6 +36,7 @@ from .errors import CheckpointError, NumericalError
 from .evaluation import EvalResult, evaluate
 from .faults import maybe_fail
 from .io import atomic_write_json, atomic_write_text
+from .precision import autocast_dtype
 
 
 @dataclass
@@ -47,7 +48,8 @@ class TrainConfig:
     grad_clip: float = 5.0
     schedule: str = "cosine"  # cosine | constant
     grad_accum: int = 1  # micro-batches per optimizer step
-    amp: str = "none"  # none | bf16 | fp16 (CUDA only)
+    amp: str = "none"  # none | bf16 | fp16 (CUDA only): resolved (`precision.resolve_amp`)
+    channels_last: bool = False  # frame trunks channels-last (`precision`)
     nan_policy: str = "stop"  # stop | skip
     decoder: str = "greedy"
     beam_width: int = 10
@@ -110,6 +112,8 @@ class Trainer:
         progress: bool = True,
     ):
         self.task = task.to(env.device)
+        if cfg.channels_last:
+            task.to_channels_last()
         self.cfg = cfg
         self.folder = Path(folder)  # where checkpoints and log.jsonl go
         self.env = env
@@ -130,9 +134,8 @@ class Trainer:
         return self.cfg.lr * 0.5 * (1 + math.cos(math.pi * epoch / max(1, self.cfg.epochs)))
 
     def autocast(self):
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.cfg.amp)
-        enabled = dtype is not None and self.env.device.type == "cuda"
-        return torch.autocast(self.env.device.type, dtype=dtype, enabled=enabled)
+        dtype = autocast_dtype(self.cfg.amp)
+        return torch.autocast(self.env.device.type, dtype=dtype, enabled=dtype is not None)
 
     def _check_finite(self, losses: dict[str, torch.Tensor], batch) -> bool:
         finite = torch.isfinite(losses["total"].detach()).float()

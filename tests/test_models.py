@@ -26,6 +26,28 @@ def test_tscm_has_no_parameters_and_shifts_channels_as_specified():
             assert out[i, ch].item() == pytest.approx(expected), (i, ch)
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("lengths", [[3, 2], [1], [1, 4, 1], [5]])
+def test_tscm_shifted_path_equals_the_gather_path(lengths, channels_last):
+    """Packed clips take the slice-shifting path; a bare neighbour table (export, streaming)
+    gathers rows. Both copy the same values, and their gradients are the same sums."""
+    lengths = torch.tensor(lengths)
+    nb = Neighbours.from_lengths(lengths)
+    table = Neighbours(nb.prev, nb.next)  # no masks: the gather path
+    x = torch.randn(int(lengths.sum()), 7, 3, 3)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    g = torch.randn(x.shape)
+    grads = []
+    for neighbours in (nb, table):
+        xi = x.clone().requires_grad_(True)
+        y = TSCM()(xi, neighbours)
+        y.backward(g)
+        grads.append((y.detach(), xi.grad))
+    assert torch.equal(grads[0][0], grads[1][0])
+    assert torch.equal(grads[0][1], grads[1][1])
+
+
 def test_neighbours_respect_clip_boundaries():
     nb = Neighbours.from_lengths(torch.tensor([2, 1, 3]))
     assert nb.prev.tolist() == [6, 0, 6, 6, 3, 4]
@@ -135,3 +157,36 @@ def test_lrinet_downsamples_where_the_teacher_does(preset, size, variant, stages
         res //= stride
         got.append(res)
     assert tuple(got) == stages
+
+
+@pytest.mark.parametrize("lengths", [[7, 5, 2], [3, 7], [1, 6, 6]])
+def test_bilstm_without_packing_equals_the_packed_lstm(lengths):
+    """On a CPU, padded batches run each direction unpacked (the backward one on sequences
+    reversed within their lengths): the packed LSTM's outputs and gradients, up to float
+    rounding (fp32: the kernels differ, measured differences about 1e-7)."""
+    from crkd_core.models.layers import BiLSTM
+
+    torch.manual_seed(0)
+    m = BiLSTM(6, 5, 2).train()
+    lengths = torch.tensor(lengths)
+    x = torch.randn(len(lengths), 7, 6)
+    g = torch.randn(len(lengths), 7, 10)
+    results = []
+    for run in ("packed", "unpacked"):
+        xi = x.clone().requires_grad_(True)
+        m.zero_grad()
+        if run == "packed":
+            p = torch.nn.utils.rnn.pack_padded_sequence(
+                xi, lengths, batch_first=True, enforce_sorted=False
+            )
+            out = torch.nn.utils.rnn.pad_packed_sequence(
+                m.lstm(p)[0], batch_first=True, total_length=7
+            )[0]
+        else:
+            out = m(xi, lengths)
+        out.backward(g)
+        results.append((out.detach(), xi.grad, [q.grad.clone() for q in m.parameters()]))
+    (a, ga, wa), (b, gb, wb) = results
+    assert torch.allclose(a, b, atol=1e-5) and torch.allclose(ga, gb, atol=1e-5)
+    assert all(torch.allclose(u, v, atol=1e-5) for u, v in zip(wa, wb, strict=True))
+    assert not b[torch.arange(7)[None, :] >= lengths[:, None]].any()  # zeros past each length

@@ -48,7 +48,10 @@ def add_arguments(p) -> None:
         "every hop",
     )
     p.add_argument(
-        "--chunk", type=positive_int, default=1, help="--stream incremental: frames per trunk call"
+        "--chunk",
+        type=positive_int,
+        default=None,
+        help="--stream incremental: frames per trunk call (default: the hop)",
     )
 
 

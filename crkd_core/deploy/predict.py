@@ -65,7 +65,9 @@ class PredictConfig:
     hop: int = 8  # stream: frames between windows
     margin: int = 12  # stream: tail margin, frames
     mode: str = "incremental"
-    chunk: int = 1  # incremental stream: frames per trunk call
+    # incremental stream: frames per trunk call; None: the hop (a window runs only every hop
+    # frames, so batching the hop's frames into one trunk call adds no latency)
+    chunk: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("run", "video", "frames", "onnx"):
@@ -328,7 +330,8 @@ def _make_stream(setup: _Setup, cfg: StreamConfig):
     }
     if setup.engines is not None:
         trunk, head_engine = setup.engines
-        return IncrementalStreamingRecognizer(trunk, head_engine, chunk=setup.cfg.chunk, **options)
+        chunk = setup.cfg.chunk or setup.cfg.hop
+        return IncrementalStreamingRecognizer(trunk, head_engine, chunk=chunk, **options)
     return StreamingRecognizer(setup.rec, **options)
 
 

@@ -12,6 +12,8 @@ from dataclasses import Field, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..errors import ConfigError, DataError
 from ..losses.registry import Terms, kd_label, parse_kd, resolve_kd
 from ..models.presets import PRESETS, STUDENT_VARIANTS, Preset
@@ -29,7 +31,9 @@ from ..options import (
     seed,
     threads,
 )
+from ..options import seed as seed_number  # `seed` is also a field name below
 from ..pipeline import DataConfig
+from ..precision import AMP_CHOICES, CHANNELS_LAST_CHOICES, resolve_amp, resolve_channels_last
 from ..scoring.cleaning import CLEANINGS
 from ..trainer import TrainConfig
 
@@ -137,12 +141,29 @@ class RunConfig(_Checked):
     batch_size: int | None = option(None, parse=positive_int, help="per process")
     lr: float | None = option(None, parse=positive_float, help="default: the preset's")
     seed: int = option(0, parse=seed, help=f"0 to {MAX_SEED}")
+    augment_seed: int | None = option(
+        None,
+        parse=seed_number,
+        help="seed of the training views' crops, flips and rescales (default: a student's "
+        "teacher run's seed, so that the students of one teacher share its outputs through "
+        "--teacher-cache; otherwise --seed)",
+    )
     resume: bool = option(False, help="continue the run in --out")
     device: str = option("auto", choices=DEVICES)
     threads: int | None = option(None, parse=threads, help="torch CPU threads, 1 to 1024")
     decoder: str = option("greedy", choices=DECODERS)
     beam_width: int = option(10, parse=beam_width, help="1 to 1024")
-    amp: str = option("none", choices=("none", "bf16", "fp16"), help="CUDA only")
+    amp: str = option(
+        "auto",
+        choices=AMP_CHOICES,
+        help="autocast precision; auto: bf16 where the CPU or GPU computes it natively, else "
+        "none (fp32); fp16 on CUDA only",
+    )
+    channels_last: str = option(
+        "auto",
+        choices=CHANNELS_LAST_CHOICES,
+        help="the trained frame trunk laid out channels-last (auto: a teacher's, on a CPU)",
+    )
     grad_accum: int = option(1, parse=positive_int, help="micro-batches per step")
     patience: int | None = option(
         None,
@@ -189,9 +210,21 @@ class RunConfig(_Checked):
                     f"--min-epochs ({self.min_epochs}) must not exceed --epochs ({epochs})"
                 )
         check_non_negative("num_workers", self.num_workers, optional=False)
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise ConfigError(f"--seed must be an integer, got {self.seed!r}")
+        for name in ("seed", "augment_seed"):
+            value = getattr(self, name)
+            if name == "augment_seed" and value is None:
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SEED:
+                flag_name = "--" + name.replace("_", "-")
+                raise ConfigError(f"{flag_name} must be an integer, 0 to {MAX_SEED}, got {value!r}")
         check_data_root(self.data)
+
+    trained_role = "teacher"  # the network this run trains (a ClassVar: no option)
+
+    def device_type(self) -> str:
+        """ "cuda" or "cpu": where this process will train (as `init_distributed` picks)."""
+        cuda = self.device == "cuda" or (self.device == "auto" and torch.cuda.is_available())
+        return "cuda" if cuda else "cpu"
 
     @property
     def preset_spec(self) -> Preset:
@@ -205,7 +238,10 @@ class RunConfig(_Checked):
             batch_size=self.batch_size or p.batch_size,
             lr=self.lr or self.default_lr(),
             grad_accum=self.grad_accum,
-            amp=self.amp,
+            amp=resolve_amp(self.amp, self.device_type()),
+            channels_last=resolve_channels_last(
+                self.channels_last, self.device_type(), self.trained_role
+            ),
             nan_policy=self.nan_policy,
             decoder=self.decoder,
             beam_width=self.beam_width,
@@ -262,6 +298,8 @@ class TeacherRunConfig(RunConfig):
 @dataclass(frozen=True, kw_only=True)
 class StudentRunConfig(RunConfig):
     """`crkd distill`: LRINet on the low-resolution view, taught by a frozen teacher run."""
+
+    trained_role = "student"
 
     teacher: Path | None = option(
         None, parse=Path, help="the teacher's run folder (not with --kd none)"

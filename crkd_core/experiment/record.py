@@ -150,10 +150,13 @@ class RunRecord:
     epochs_run: int = 0  # fewer than `epochs` when dev WER plateaued first (--patience)
     train_fps: float = 0.0  # training input frames per second (clip lengths before rescale)
     wall_seconds_this_process: float = 0.0
-    # training batches whose teacher outputs were read from --teacher-cache / computed (this
+    # training clips whose teacher outputs were read from --teacher-cache / computed (this
     # process; both 0 without a cache)
     teacher_cache_hits: int = 0
     teacher_cache_misses: int = 0
+    # this process's peak memory: the CUDA allocator's peak on a GPU, else the peak resident
+    # set (VmHWM); 0 where neither is known
+    peak_memory_mb: float = 0.0
     distill: DistillInfo | None = None
     finished_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S"))
 
@@ -334,6 +337,7 @@ _OPTIONAL = {
     "n_utterances",
     "teacher_cache_hits",
     "teacher_cache_misses",
+    "peak_memory_mb",
 }
 
 

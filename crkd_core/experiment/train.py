@@ -27,11 +27,13 @@ from ..data.dataset import SLRDataset
 from ..data.transforms import ViewSpec
 from ..data.vocab import Vocab
 from ..distributed import DistEnv, barrier, init_distributed, shutdown
-from ..errors import CheckpointError, ConfigError, NumericalError
+from ..errors import CheckpointError, ConfigError, FileFormatError, NumericalError
 from ..losses.registry import kd_settings, recorded_terms
 from ..models.presets import Preset, build_student, build_teacher
 from ..models.pretrained import load_resnet18_trunk
+from ..options import MAX_SEED
 from ..pipeline import build_vocab, check_ctc_lengths, load_split, make_loader, open_layout
+from ..precision import resolve_teacher_amp
 from ..tasks import CTCTask, Distiller
 from ..trainer import TrainConfig, Trainer, TrainState
 from .config import RunConfig, StudentRunConfig, TeacherRunConfig
@@ -50,6 +52,7 @@ class Job:
     vocab: Vocab
     spec: ViewSpec
     layout: DatasetLayout
+    augment_seed: int  # of the training views (`SLRDataset`): `RunConfig.augment_seed`
     kd: str = "none"
     distill: DistillInfo | None = None
     extra_config: dict = field(default_factory=dict)
@@ -105,7 +108,8 @@ def stale_settings(run: RunDir, cfg: RunConfig) -> list[str]:
     """The settings of `run`'s config.json that `cfg` asks otherwise, as "key: was X, now Y"."""
     old = flatten(run.read_config())
     want = {f"train.{k}": v for k, v in asdict(cfg.train_config()).items() if k not in _REUSE_FREE}
-    want |= {"preset": cfg.preset, "seed": cfg.seed}
+    want |= {"preset": cfg.preset, "seed": cfg.seed, "augment_seed": augment_seed(cfg)}
+    old.setdefault("augment_seed", old.get("seed"))  # a run made before it drew from its seed
     if isinstance(cfg, StudentRunConfig):
         terms = cfg.kd_terms()
         want |= {"kd": cfg.kd_label, "student_variant": cfg.variant}
@@ -117,6 +121,8 @@ def stale_settings(run: RunDir, cfg: RunConfig) -> list[str]:
         want |= kd_settings(terms)
         if terms:  # taught by another teacher run, it is another run
             want["teacher_run"] = str(cfg.teacher)
+            want["teacher_amp"] = resolve_teacher_amp(cfg.amp, cfg.device_type())
+            old.setdefault("teacher_amp", "none")  # made before: the teacher ran in fp32
     # a setting added after the run was made counts at its default, which is what the run did
     for f in fields(TrainConfig):
         if f.default is not MISSING:
@@ -142,7 +148,8 @@ def teacher_job(cfg: TeacherRunConfig) -> Job:
         "vocab_convention": cfg.vocab,
         "pretrained": str(cfg.pretrained) if cfg.pretrained else None,
     }
-    return Job("teacher", CTCTask(model, "teacher"), vocab, spec, layout, extra_config=extra)
+    task = CTCTask(model, "teacher")
+    return Job("teacher", task, vocab, spec, layout, augment_seed(cfg), extra_config=extra)
 
 
 def teacher_view(preset: Preset, layout: DatasetLayout) -> ViewSpec:
@@ -160,27 +167,56 @@ def student_job(cfg: StudentRunConfig) -> Job:
         vocab = meta_vocab(tmeta, cfg.teacher / "checkpoint.json")
         tview = meta_view(tmeta)
     spec = ViewSpec(tview.pre_size, tview.teacher_size, size, flip=tview.flip)
+    augment = augment_seed(cfg)
     seed_everything(cfg.seed)
     student = build_student(cfg.preset_spec, len(vocab), size, variant=cfg.variant)
     terms = cfg.kd_terms()
-    task = Distiller(student, teacher, kd=terms, teacher_cache=cfg.teacher_cache)
+    teacher_amp = resolve_teacher_amp(cfg.amp, cfg.device_type()) if terms else "none"
+    task = Distiller(
+        student, teacher, kd=terms, teacher_cache=cfg.teacher_cache, teacher_amp=teacher_amp
+    )
     info = DistillInfo(
         student_variant=cfg.variant,
         kd_terms=terms,
         teacher_run=str(cfg.teacher) if cfg.teacher is not None else "",
         teacher_input_size=tview.teacher_size,
     )
-    extra = {"kd": cfg.kd_label, **info.to_json()}
+    extra = {"kd": cfg.kd_label, **info.to_json(), "teacher_amp": teacher_amp}
     return Job(
         role="student",
         task=task,
         vocab=vocab,
         spec=spec,
         layout=layout,
+        augment_seed=augment,
         kd=cfg.kd_label,
         distill=info,
         extra_config=extra,
     )
+
+
+def augment_seed(cfg: RunConfig) -> int:
+    """The seed of a run's training views: --augment-seed, else a student's teacher's seed
+    (every student of a teacher sees the same views, and can share its outputs), else --seed."""
+    if cfg.augment_seed is not None:
+        return cfg.augment_seed
+    teacher = getattr(cfg, "teacher", None)
+    seed = teacher_seed(teacher) if teacher is not None else None
+    return cfg.seed if seed is None else seed
+
+
+def teacher_seed(run: Path) -> int | None:
+    """The seed a teacher run was trained with, from its config.json (checked: a file read
+    from disk is untrusted); None for a teacher folder without one (a model alone)."""
+    folder = RunDir(run)
+    if not folder.config_path.is_file():
+        return None
+    value = folder.read_config().get("seed")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SEED:
+        raise FileFormatError(
+            folder.config_path, f"seed must be an integer 0 to {MAX_SEED}, got {value!r}"
+        )
+    return value
 
 
 def load_teacher(cfg: StudentRunConfig):
@@ -208,8 +244,9 @@ def fit_and_test(
     (the saved state, the epochs asked) is checked before the folder is touched.
     """
     env = init_distributed(cfg.device)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    threads = cfg.threads or (cfg.preset_spec.train_threads if env.device.type == "cpu" else None)
+    if threads:
+        torch.set_num_threads(threads)
     splits = load_splits(cfg, job, env)
     run = RunDir(cfg.out)
     with run.lock() if env.is_main else contextlib.nullcontext():
@@ -318,7 +355,7 @@ def load_splits(cfg: RunConfig, job: Job, env: DistEnv) -> dict[str, SLRDataset]
             vocab=job.vocab,
             spec=job.spec,
             train=s == "train",
-            seed=cfg.seed,
+            seed=job.augment_seed,
             show_progress=env.is_main,
         )
         for s in ("train", "dev", "test")
@@ -342,6 +379,7 @@ def run_config(cfg: RunConfig, job: Job, env: DistEnv) -> dict:
         "net": job.task.model.cfg.to_dict(),
         "train": asdict(train),
         "seed": cfg.seed,
+        "augment_seed": job.augment_seed,
         "loss": job.task.describe(),
         "world_size": env.world_size,
         "epochs": train.epochs,
@@ -393,8 +431,22 @@ def make_record(
         wall_seconds_this_process=round(time.perf_counter() - t0, 2),
         teacher_cache_hits=cached["hits"],
         teacher_cache_misses=cached["misses"],
+        peak_memory_mb=round(peak_memory_mb(env.device), 1),
         distill=job.distill,
     )
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """The CUDA allocator's peak on a GPU; else this process's peak resident set (VmHWM), or 0
+    where /proc does not say."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return 0.0
+    kb = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+    return int(kb) / 1024
 
 
 def shown(path: Path) -> str:

@@ -19,6 +19,11 @@ import torch.nn.functional as F
 class Neighbours:
     prev: torch.Tensor  # (N,) int64, packed index of frame t-1, or N at a clip start
     next: torch.Tensor  # (N,) int64, packed index of frame t+1, or N at a clip end
+    # Set when frames are packed clip after clip (`from_lengths`): frame t-1 is row i-1 and
+    # t+1 is row i+1 wherever they exist, so TSCM can shift slices instead of gathering rows.
+    # (N, 1, 1, 1) bool: the frame has a previous / next frame in its clip.
+    has_prev: torch.Tensor | None = None
+    has_next: torch.Tensor | None = None
 
     @classmethod
     def from_lengths(cls, lengths: torch.Tensor) -> Neighbours:
@@ -31,7 +36,7 @@ class Neighbours:
         last = torch.zeros_like(idx, dtype=torch.bool).index_fill(0, ends, True)
         prev = torch.where(first, n, idx - 1)
         nxt = torch.where(last, n, idx + 1)
-        return cls(prev, nxt)
+        return cls(prev, nxt, (~first).view(-1, 1, 1, 1), (~last).view(-1, 1, 1, 1))
 
 
 class TSCM(nn.Module):
@@ -42,11 +47,27 @@ class TSCM(nn.Module):
     """
 
     def forward(self, x: torch.Tensor, nb: Neighbours) -> torch.Tensor:
+        if nb.has_prev is not None and nb.has_next is not None:
+            return self._shifted(x, nb.has_prev, nb.has_next)
+        # any neighbour table (export, streaming): gather rows
         # (N, C, H, W) -> (N + 1, C, H, W): row N is the zero padding at clip ends
         ext = torch.cat([x, x.new_zeros((1, *x.shape[1:]))], 0)
         phase = (torch.arange(x.shape[1], device=x.device) % 3).view(1, -1, 1, 1)
         out = torch.where(phase == 0, ext[nb.prev], x)
         return torch.where(phase == 2, ext[nb.next], out)
+
+    @staticmethod
+    def _shifted(x: torch.Tensor, has_prev: torch.Tensor, has_next: torch.Tensor) -> torch.Tensor:
+        """The same values for clips packed one after another, by shifting channel slices one
+        row: 2-3x faster than gathering rows in training, whose backward scatters (measured on
+        the frame maps of the `cpu` presets, benchmarks/train_speed.py)."""
+        out = x.clone()
+        zero = x.new_zeros(())
+        out[1:, 0::3] = torch.where(has_prev[1:], x[:-1, 0::3], zero)
+        out[:1, 0::3] = 0
+        out[:-1, 2::3] = torch.where(has_next[:-1], x[1:, 2::3], zero)
+        out[-1:, 2::3] = 0
+        return out
 
 
 def conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
@@ -136,10 +157,47 @@ class BiLSTM(nn.Module):
         self.lstm = nn.LSTM(cin, hidden, layers, batch_first=True, bidirectional=True)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        # fp32 even under autocast: CPU LSTM kernels in bf16 ran slower than in fp32
+        # (benchmarks/train_speed.py, the bilstm phase), and the recurrence keeps its precision
+        with torch.autocast(x.device.type, enabled=False):
+            return self._run(x.to(self.lstm.weight_ih_l0.dtype), lengths)
+
+    def _run(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         if x.shape[0] == 1 or bool((lengths == x.shape[1]).all()):
             return self.lstm(x)[0]  # no padding: the plain path (also what ONNX export traces)
+        if x.device.type == "cpu" and x.dtype == torch.float32:
+            return self._by_direction(x, lengths)
         packed = nn.utils.rnn.pack_padded_sequence(
             x, lengths.cpu(), batch_first=True, enforce_sorted=False
         )
         out, _ = self.lstm(packed)
         return nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
+
+    def _by_direction(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The packed result without packing: each layer runs its two directions on padded
+        input, the backward one on every sequence reversed within its length, so padding comes
+        after the valid steps in both. On a CPU this takes oneDNN's fused LSTM, which packed
+        sequences do not (1.75x faster forward and backward at the `cpu` preset's sizes)."""
+        valid = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]  # (B, T)
+        for layer in range(self.lstm.num_layers):
+            forward = self._direction(x, layer, "")
+            backward = reverse_within(
+                self._direction(reverse_within(x, lengths), layer, "_reverse"), lengths
+            )
+            x = torch.cat([forward, backward], dim=-1)
+        return x * valid[..., None]  # zeros past each length, as pad_packed_sequence gives
+
+    def _direction(self, x: torch.Tensor, layer: int, suffix: str) -> torch.Tensor:
+        """One layer, one direction, over (B, T, C) from zero state."""
+        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        params = [getattr(self.lstm, f"{n}_l{layer}{suffix}") for n in names]
+        h0 = x.new_zeros((1, x.shape[0], self.lstm.hidden_size))
+        out, _, _ = torch.lstm(x, (h0, h0), params, True, 1, 0.0, self.training, False, True)
+        return out
+
+
+def reverse_within(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """(B, T, C) with each sequence's first `lengths[b]` steps in reverse order; padding stays."""
+    t = torch.arange(x.shape[1], device=x.device)[None, :]
+    idx = torch.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)  # (B, T)
+    return x.gather(1, idx[..., None].expand_as(x))

@@ -158,7 +158,11 @@ class FrameTrunk(nn.Module):
             else None
         )
 
+    channels_last = False  # set by `SLRNet.to_channels_last`
+
     def forward(self, x: torch.Tensor, nb: Neighbours) -> torch.Tensor:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         x = self.pool(self.stem(x))
         for block in self.blocks:
             x = block(x, nb)
@@ -202,6 +206,13 @@ class SLRNet(nn.Module):
 
     def output_lengths(self, video_lengths: torch.Tensor) -> torch.Tensor:
         return self.head.conv.output_lengths(video_lengths)
+
+    def to_channels_last(self) -> SLRNet:
+        """Lay the frame trunk's weights and activations out channels-last (NHWC): the same
+        values, faster oneDNN kernels on a CPU. The state dict is saved contiguous."""
+        self.trunk.to(memory_format=torch.channels_last)
+        self.trunk.channels_last = True
+        return self
 
     def forward_features(self, video: torch.Tensor, lengths: torch.Tensor) -> dict:
         b, t = video.shape[:2]

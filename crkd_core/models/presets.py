@@ -55,6 +55,9 @@ class Preset:
     lr: float
     epochs: int
     student_lr: float | None = None  # LRINet's learning rate (`crkd distill`); None: `lr`
+    # torch threads of a training run on a CPU where `--threads` names none (None: torch's
+    # default, one per core)
+    train_threads: int | None = None
     # KD term -> weight where the run names none (`crkd distill --kd`); a term left out
     # weighs its own default (`losses.KD_TERMS`: feature 10, logit 25 with T = 8, the paper's)
     kd_weights: dict[str, float] = field(default_factory=dict)
@@ -215,5 +218,9 @@ register_preset(
         # the published 18.9 % teacher, seeds 0 and 1: 51.6 / 46.9 at 3e-3, 42.1 / 41.3 at
         # 6e-3, 50.0 / 46.5 at 1e-2. See README, "Measured on this machine".
         student_lr=6e-3,
+        # one thread per run: a second thread slowed the step (teacher 1174 against 1378
+        # frames/s, LRINet + CRKD 1075 against 1343; benchmarks/train_speed.py --parallel,
+        # 2026-12-06), and two 1-thread runs side by side train 2.2x the frames of one
+        train_threads=1,
     )
 )
