@@ -24,3 +24,6 @@ def smoke_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("signworld") / "smoke"
     assert main(["synth", "--out", str(root), "--profile", "smoke", "--seed", "3"]) == 0
     return root
+
+
+from tests.slurm_cluster import slurm_cluster  # noqa: E402, F401  (the `slurm` tests' cluster)

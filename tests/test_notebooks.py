@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import html
 import importlib.util
 import json
 from pathlib import Path
@@ -20,6 +21,7 @@ from crkd_core.errors import ConfigError
 from crkd_core.io import read_json
 from crkd_core.plots import PLOTLY_MIME, pareto_front
 from crkd_core.study import configs
+from crkd_core.study.profiles import PROFILE_ORDER
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = {name: ROOT / "notebooks" / f"{name}.ipynb" for name in study.NOTEBOOKS}
@@ -73,23 +75,63 @@ def test_parameters_cell_declares_its_configs_fields_once(name):
 
 
 # -- profiles, configs and the grid ------------------------------------------------------------
-def test_profiles_and_default_grid():
-    assert set(study.STUDY_PROFILES.names()) == {"smoke", "default", "full"}
-    assert len(study.STUDY_PROFILES.get("full").seeds) == 3
+def test_profiles_and_their_order():
+    assert set(study.STUDY_PROFILES.names()) == {"smoke", "default", "ablation", "full"}
+    assert PROFILE_ORDER == ("smoke", "default", "ablation", "full")  # smallest first
+    for name in PROFILE_ORDER:
+        plan = study.STUDY_PROFILES.get(name)
+        assert set(plan.seeds) <= set(plan.teacher_seeds), name  # each student has its teacher
+    default = study.STUDY_PROFILES.get("default")
+    assert default.teacher_seeds == (0, 1, 2) and default.seeds == (0, 1, 2)
+    assert (default.student_size, default.grid, default.kd_weights) == (32, (), ())
+    assert default.student_patience and default.student_min_epochs < default.student_epochs
+    ablation = study.STUDY_PROFILES.get("ablation")
+    assert ablation.kd_weights and {s for b in ablation.grid for s in b.settings} == {
+        "feature-scale",
+        "logit",
+        "none",
+        "both",
+    }
+    assert 16 in {size for b in ablation.grid for size in b.sizes}
+    smoke = study.STUDY_PROFILES.get("smoke")
+    assert smoke.teacher_seeds == (0, 1) and smoke.student_epochs == 1
+
+
+def test_the_headline_is_in_every_grid_and_the_ablation_adds_its_rows():
     cfg = study.AblationConfig.build(profile="default", data="/tmp/d", study_dir="/tmp/s")
     points = study.grid_points(cfg)
-    assert len(points) == 13 and {p.epochs for p in points} == {6}
-    headline = [p for p in points if p.size == 32 and p.setting in ("none", "both", "both-recover")]
-    assert sorted({p.seed for p in headline}) == [0, 1, 2]  # every headline comparison: 3 seeds
+    assert {(p.size, p.setting) for p in points} == {
+        (32, s) for s in ("none", "both", "both-recover")
+    }
+    assert sorted({p.seed for p in points}) == [0, 1, 2]
+    assert {(p.epochs, p.patience, p.min_epochs) for p in points} == {(30, 3, 8)}
+    # 03's headline points are 02's runs (one folder each, never an ablation/ one)
+    assert all(cfg.paths.point(p).parent.name == "runs" for p in points)
+    ablation = study.AblationConfig.build(profile="ablation", data="/tmp/d", study_dir="/tmp/s")
+    more = [p for p in study.grid_points(ablation) if p not in points]
+    assert sorted(p.name for p in more) == [
+        "s16-both-e30-p3-min8-seed0",
+        "s16-none-e30-p3-min8-seed0",
+        "s32-feature-scale-e30-p3-min8-seed0",
+        "s32-logit-e30-p3-min8-seed0",
+    ]
+    assert len(study.sweep_points(ablation)) == 4
     smoke = study.AblationConfig.build(profile="smoke", data="/tmp/d", study_dir="/tmp/s")
-    assert len(study.grid_points(smoke)) == 2
+    assert len(study.grid_points(smoke)) == 6  # 2 teachers x the 3 headline arms
+
+
+def test_a_students_min_epochs_never_exceeds_its_cap():
+    cfg = study.DistillConfig.build(profile="default", data="/tmp/d", study_dir="/tmp/s", epochs=5)
+    p = cfg.point("both", 0)
+    assert (p.epochs, p.patience, p.min_epochs) == (5, 3, 5)
+    assert cfg.student_run("recover", 1).name == "recover-s32-e5-p3-min5-seed1"
 
 
 def test_config_takes_profile_values_for_unset_parameters(tmp_path):
     cfg = study.DistillConfig.build(
         profile="smoke", data="d", study_dir=str(tmp_path), epochs=0, seeds=[], teacher_epochs=3
     )
-    assert cfg.epochs == 1 and cfg.seeds == [0] and cfg.teacher_epochs == 3
+    assert cfg.epochs == 1 and cfg.seeds == [0, 1] and cfg.teacher_epochs == 3
     assert Path(cfg.data).is_absolute()
     saved = read_json(cfg.save())
     assert saved["config"]["epochs"] == 1 and saved["profile_table"]["name"] == "smoke"
@@ -128,7 +170,10 @@ def test_kd_weight_sweep_points_are_named_by_their_weights(tmp_path):
     cfg.teacher_run(1).mkdir(parents=True)
     (cfg.teacher_run(1) / "checkpoint.json").write_text("{}")
     points = study.sweep_points(cfg)
-    assert [p.name for p in points] == ["s32-both-a10-b5-e6-seed1", "s32-both-a30-b1-e6-seed1"]
+    assert [p.name for p in points] == [
+        "s32-both-a10-b5-e30-p3-min8-seed1",
+        "s32-both-a30-b1-e30-p3-min8-seed1",
+    ]
     assert all(cfg.paths.point(p).parent.name == "ablation" for p in points)  # never 02's run
     run = study.point_config(cfg, points[0], threads=1)
     # the sweep's [alpha, beta] pair is the feature and logit terms' weights (logit's T: 8)
@@ -261,26 +306,36 @@ def test_notebook_outputs(smoke_study, name):
 @pytest.mark.slow
 def test_training_runs_are_complete_and_reused(smoke_study):
     root, _ = smoke_study
-    runs = sorted((root / "study" / "runs").glob("*-seed0"))
+    runs = sorted((root / "study" / "runs").glob("*-seed[01]"))
     points = sorted((root / "study" / "runs" / "ablation").glob("s*-seed0"))
-    # teacher, crkd, nokd; the 2-point grid reuses nokd and adds one recover point; the
-    # KD-weight sweep adds one point
-    assert len(runs) == 3 and len(points) == 2
+    # the nested headline: 2 teachers, each with its own CRKD, no-KD and recover student; 03
+    # reuses them all and the KD-weight sweep adds one point
+    assert [r.name for r in runs] == [
+        f"{kind}-seed{seed}"
+        for kind in ("crkd-s16-e1", "nokd-s16-e1", "recover-s16-e1", "teacher-e1")
+        for seed in (0, 1)
+    ]
+    assert [p.name for p in points] == ["s16-both-a10-b5-e1-seed0"]
     for run in runs + points:
         assert read_json(run / "metrics.json")["complete"] is True
-    # 02's CRKD run computed the teacher's outputs; 03's KD runs of the seed read them all back
+    # 02's CRKD run computed its teacher's outputs; the other KD runs of the seed read them back
     crkd = read_json(root / "study" / "runs" / "crkd-s16-e1-seed0" / "metrics.json")
     assert crkd["teacher_cache_misses"] > 0
-    for point in points:
-        m = read_json(point / "metrics.json")
-        assert m["teacher_cache_misses"] == 0, point.name
-        assert m["teacher_cache_hits"] == crkd["teacher_cache_misses"], point.name
+    for run in [root / "study" / "runs" / "recover-s16-e1-seed0", *points]:
+        m = read_json(run / "metrics.json")
+        assert m["teacher_cache_misses"] == 0, run.name
+        assert m["teacher_cache_hits"] == crkd["teacher_cache_misses"], run.name
+    assert read_json(root / "study" / "runs" / "crkd-s16-e1-seed1" / "metrics.json")[
+        "teacher_run"
+    ].endswith("teacher-e1-seed1")  # each student learns from its own teacher
     assert not (root / "study" / "teacher-cache").exists()  # removed once the study is done
-    # LRINet without KD trained beside the teacher (--jobs 2), the KD runs of 02 and 03 in one
-    # queue after it (CRKD first, filling the cache), and the notebooks reused them all
+    # LRINet without KD trained beside the teachers (--jobs 2), the KD runs of 02 and 03 in one
+    # queue after them (each teacher's CRKD first, filling its cache), and the notebooks reused
+    # them all
     extra = read_json(root / "study" / "study.json")["provenance"]["extra"]
     assert extra["LRINet runs trained ahead of 02 and 03"] == (
-        "done: s16-none-e1-seed0, s16-both-e1-seed0, s16-both-recover-e1-seed0, "
+        "done: s16-none-e1-seed0, s16-none-e1-seed1, s16-both-e1-seed0, "
+        "s16-both-recover-e1-seed0, s16-both-e1-seed1, s16-both-recover-e1-seed1, "
         "s16-both-a10-b5-e1-seed0"
     )
     assert (
@@ -290,8 +345,32 @@ def test_training_runs_are_complete_and_reused(smoke_study):
     sweep = read_json(root / "study" / "03_resolution_ablation" / "sweep.json")
     assert [(r["alpha"], r["beta"]) for r in sweep] == [(10.0, 5.0)]
     headline = read_json(root / "study" / "02_distill_student" / "headline.json")
-    assert {r["model"] for r in headline} == {"Teacher", "LRINet + CRKD", "LRINet without KD"}
+    assert {r["model"] for r in headline} == set(study.MODEL_LABELS.values())
     assert all(r["fps"] > 0 and r["gmacs_per_frame"] > 0 for r in headline)
+    assert all(r["seed_list"] == [0, 1] for r in headline)
+
+
+@pytest.mark.slow
+def test_the_smoke_study_publishes_its_answers_runs_and_headline_table(smoke_study):
+    root, _ = smoke_study
+    record = read_json(root / "reports" / "study.json")
+    assert record["provenance"]["teacher_seeds"] == [0, 1]
+    assert record["provenance"]["wall_seconds"] > 0
+    assert set(record["answers"]) == {"crkd_vs_teacher", "crkd_vs_nokd", "scale_vs_recover"}
+    for a in record["answers"].values():
+        assert a["ci_low"] <= a["difference"] <= a["ci_high"] and a["n_teachers"] == 2
+    assert record["answers"]["crkd_vs_nokd"]["n_students"] == 4
+    runs = record["runs"]
+    assert len(runs) == 8 and {r["arm"] for r in runs} == {"teacher", "crkd", "nokd", "recover"}
+    assert all(r["teacher_seed"] == r["seed"] for r in runs)
+    assert all(not r["converged"] and r["best_epoch"] == r["epochs"] == 1 for r in runs)
+    index = (root / "reports" / "index.html").read_text("utf-8")
+    assert "8 of 8 runs did not converge" in index
+    assert all(html.escape(a["answer"]) in index for a in record["answers"].values())
+    table = (root / "reports" / "headline.tex").read_text("utf-8")
+    assert table.count(r"\\") == 5  # the header and the 4 arms
+    page = (root / "reports" / "02_distill_student.html").read_text("utf-8")
+    assert "LRINet 16 px" in page and "2 teacher(s)" in page  # drawn from the profile
 
 
 @pytest.mark.slow

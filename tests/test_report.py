@@ -20,8 +20,12 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from crkd_core import plots
+from crkd_core.stats import NestedComparison, nested_verdict
 from crkd_core.study import report
+from crkd_core.study.convergence import Convergence
+from crkd_core.study.published import tex
 from crkd_core.study.report import PageStatus, Provenance
+from crkd_core.study.tables import GAP_KEYS
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
@@ -70,29 +74,87 @@ def fake_notebook(path: Path, failed: bool = False) -> Path:
     return path
 
 
+def fake_answer(key: str, diff: float, low: float, high: float) -> dict:
+    """An answer as 02 writes it (`study.distill_answers`), with the library's sentence."""
+    c = NestedComparison(
+        diff, low, high, 0.5 if low <= 0 <= high else 2 / 10_001, 3, 6, 80, 10_000, 0.95, 0
+    )
+    return {
+        "key": key,
+        "question": f"{key}?",
+        **c.to_dict(),
+        "n_students": 3,
+        "tie": c.is_tie,
+        "answer": nested_verdict(c, "A", "B"),
+    }
+
+
+def fake_run(arm: str, seed: int, best: int, epochs: int) -> dict:
+    """A headline run as 02 writes it (`study.headline_runs`)."""
+    curve = [{"epoch": e, "dev_wer": 80.0 - e, "train_total": 5.0 / e} for e in range(1, epochs)]
+    return {
+        "arm": arm,
+        "teacher_seed": seed,
+        "seed": seed,
+        "run": f"runs/{arm}-seed{seed}",
+        "wer": 30.0,
+        "best_dev_wer": 40.0,
+        "best_epoch": best,
+        "epochs": epochs,
+        "max_epochs": 30,
+        "converged": best < epochs,
+        "verdict": Convergence(best, epochs, 30).text(),
+        "curve": curve,
+    }
+
+
 def fake_study(root: Path) -> tuple[Path, list[PageStatus], Provenance]:
     study = root / "study"
     headline = [
         {
+            "arm": "teacher",
             "model": f"Teacher {SCRIPT}",
             "input_size": 64,
             "wer": 20.5,
             "wer_std": 1.2,
             "seeds": 3,
+            "seed_list": [0, 1, 2],
             "params": 1234567,
             "gmacs_per_frame": 0.05,
+            "gmacs_ratio": 1.0,
             "fps": 900.0,
+            **dict.fromkeys(f"gap_{k}" for k in GAP_KEYS),
         },
         {
-            "model": f"LRINet {IMG}",
+            "arm": "crkd",
+            "model": f"LRINet {IMG} & 50%_off",
             "input_size": 16,
             "wer": 30.0,
             "wer_std": 0.0,
             "seeds": 1,
+            "seed_list": [0],
             "params": 456789,
-            "gmacs_per_frame": 0.004,
+            "gmacs_per_frame": 0.0107,
+            "gmacs_ratio": 0.0107 / 0.05,  # 0.214x; the rounded GMACs would say 0.2x
             "fps": 4000.0,
+            "gap_difference": 9.5,
+            "gap_ci_low": 6.25,
+            "gap_ci_high": 12.75,
+            "gap_p_value": 2 / 10_001,
+            "gap_p_at_floor": True,
+            "gap_resamples": 10_000,
+            "gap_n_teachers": 3,
         },
+    ]
+    answers = [
+        fake_answer("crkd_vs_teacher", 9.5, 6.25, 12.75),
+        fake_answer("crkd_vs_nokd", -8.0, -11.0, -5.0),
+        fake_answer("scale_vs_recover", -1.0, -3.5, 1.5),
+    ]
+    runs = [
+        fake_run("teacher", 0, best=12, epochs=15),
+        fake_run("crkd", 0, best=9, epochs=12),
+        fake_run("nokd", 0, best=30, epochs=30),  # still improving at the cap
     ]
     grid = [
         {
@@ -113,6 +175,8 @@ def fake_study(root: Path) -> tuple[Path, list[PageStatus], Provenance]:
     ]
     for name, obj in (
         ("02_distill_student/headline", headline),
+        ("02_distill_student/answers", answers),
+        ("02_distill_student/runs", runs),
         ("03_resolution_ablation/grid", grid),
     ):
         (study / f"{name}.json").parent.mkdir(parents=True, exist_ok=True)
@@ -137,6 +201,7 @@ def fake_study(root: Path) -> tuple[Path, list[PageStatus], Provenance]:
         "crkd study",
         "2024-01-01 00:00:00",
         61.0,
+        teacher_seeds=[0, 1, 2],
     )
     return study, statuses, prov
 
@@ -191,6 +256,64 @@ def test_index_has_headline_pareto_pages_and_provenance(compiled):
     assert 'href="02_distill_student.html"' in text and 'href="04_attribution.html"' in text
     assert "abc123" in text and "smoke" in text and "61 s" in text
     assert (reports / "study.json").is_file()
+
+
+def test_study_json_carries_provenance_answers_and_runs(compiled):
+    reports, _ = compiled
+    record = json.loads((reports / "study.json").read_text("utf-8"))
+    prov = record["provenance"]
+    assert prov["teacher_seeds"] == [0, 1, 2] and prov["wall_seconds"] == 61.0
+    assert set(record["answers"]) == {"crkd_vs_teacher", "crkd_vs_nokd", "scale_vs_recover"}
+    for answer in record["answers"].values():
+        fields = ("difference", "ci_low", "ci_high", "p_value", "n_teachers", "n_students")
+        assert list(answer)[:6] == list(fields)
+        assert answer["ci_low"] <= answer["difference"] <= answer["ci_high"]
+    assert record["answers"]["scale_vs_recover"]["tie"] is True
+    keys = {"teacher_seed", "seed", "best_epoch", "epochs", "converged"}
+    assert all(keys <= set(r) for r in record["runs"])
+    assert [r["converged"] for r in record["runs"]] == [True, True, False]
+
+
+def test_index_states_each_answer_and_flags_runs_that_did_not_converge(compiled):
+    _, index = compiled
+    text = index.read_text("utf-8")
+    assert "A is worse than B: difference +9.5 points (95 % interval +6.2 to +12.8" in text
+    assert "A is better than B: difference -8.0 points" in text
+    assert "Tie: A and B do not differ beyond the noise: difference -1.0 points" in text
+    assert "p &lt; 0.0002" in text  # at the resampling floor, a bound
+    assert "holds zero is a tie" in text
+    assert "1 of 3 runs did not converge" in text and "NOT CONVERGED" in text
+    assert "+9.5 [+6.2, +12.8]" in text  # the gap to its own teacher, with its interval
+    assert "0.0107 (0.214x)" in text  # the ratio of unrounded GMACs
+    assert text.count("Plotly.newPlot") >= 2  # the Pareto plot and the runs' learning curves
+
+
+def test_headline_tex_is_a_plain_tabular_with_the_gap_and_its_interval(compiled):
+    reports, _ = compiled
+    table = (reports / "headline.tex").read_text("utf-8")
+    assert table.count(r"\begin{tabular}") == 1 and r"\end{tabular}" in table
+    rows = [ln for ln in table.splitlines() if ln.endswith(r"\\")]
+    assert len(rows) == 3  # the header, the teacher, the student
+    teacher, student = rows[1], rows[2]
+    assert "20.5 $\\pm$ 1.2" in teacher and " -- " in teacher and "0, 1, 2" in teacher
+    assert "+9.5 [+6.2, +12.8]" in student
+    assert "0.0107 (0.214$\\times$)" in student and "& 0.457 " in student
+    assert r"50\%\_off" in student and r"\&" in student  # the label's specials escaped
+    assert "seeds 0, 1, 2" in table and "10000 resamples" in table
+
+
+@pytest.mark.parametrize(
+    "text, escaped",
+    [
+        ("a & b", r"a \& b"),
+        ("50%", r"50\%"),
+        ("x_1", r"x\_1"),
+        ("{}", r"\{\}"),
+        ("a\\b", r"a\textbackslash{}b"),
+    ],
+)
+def test_tex_escapes_latex_specials(text, escaped):
+    assert tex(text) == escaped
 
 
 def test_failed_notebook_shows_failed_with_its_partial_page(compiled):

@@ -6,19 +6,23 @@ A study executes the notebooks 00-05 in order on one dataset, and keeps everythi
 
     <study>/data/                           SignWorld, unless `--data` names another root
     <study>/runs/teacher-e20-p3-min12-seed0/ training runs (crkd_core run folders)
-    <study>/runs/crkd-s16-e8-seed0/         LRINet with KD (both terms, feature KD at scale)
-    <study>/runs/nokd-s16-e8-seed0/         LRINet without KD
-    <study>/runs/ablation/s16-logit-e4-seed0/  other grid points (both/none are named as above)
-    <study>/runs/ablation/s32-both-a10-b1-e6-seed0/  a point of the KD-weight sweep
+    <study>/runs/crkd-s32-e30-p3-min8-seed0/ LRINet with CRKD (both terms, feature KD at scale)
+    <study>/runs/nokd-s32-e30-p3-min8-seed0/ LRINet without KD
+    <study>/runs/recover-s32-e30-p3-min8-seed0/  CRKD with recovered maps (ResKD)
+    <study>/runs/ablation/s16-both-e30-p3-min8-seed0/  other grid points
+    <study>/runs/ablation/s32-both-a10-b1-e30-p3-min8-seed0/  a point of the KD-weight sweep
     <study>/teacher-cache/                  the frozen teacher's outputs, shared by the students
                                             of a seed (removed once every notebook is done)
     <study>/<notebook>/                     config.json, results (*.json), executed notebook
-    <study>/reports/                        the HTML report (unless published elsewhere)
-    <study>/study.json                      provenance and the status of every notebook
+    <study>/reports/                        the HTML report, study.json and headline.tex
+                                            (unless published elsewhere)
+    <study>/study.json                      provenance, notebooks, answers and headline runs
 
 Modules: `profiles` (study sizes), `paths`, `configs` (one per notebook), `training` (01, 02),
-`tables`, `grid` (03), `attribution` (04), `efficiency` (05), `explore` (00), `session` (a
-notebook's first call), `notebooks` (papermill), `report` (HTML), `run` (the whole study).
+`tables`, `compare` (the answers: nested bootstrap), `convergence` (the not-converged flag),
+`text` (prose drawn from the profile), `grid` (03), `attribution` (04), `efficiency` (05),
+`explore` (00), `session` (a notebook's first call), `notebooks` (papermill), `report`,
+`pages`, `index` and `published` (HTML, study.json, headline.tex), `run` (the whole study).
 Notebooks use the names below (`study.session()`, `study.headline(...)`).
 
 The facade is lazy: a name loads its module on first use, so `import crkd_core.study.profiles`
@@ -35,7 +39,15 @@ import types
 # module -> the names that notebooks use from it
 _FACADE = {
     "attribution": ("attribute_sentences", "attribution_figures", "attribution_ids", "explorer"),
-    "compare": ("Question", "answers", "answers_table", "distill_answers", "grid_answers"),
+    "compare": (
+        "QUESTIONS",
+        "ArmErrors",
+        "Question",
+        "answers_table",
+        "arm_errors",
+        "distill_answers",
+        "teacher_gaps",
+    ),
     "configs": (
         "AblationConfig",
         "AttributionConfig",
@@ -45,7 +57,9 @@ _FACADE = {
         "NotebookConfig",
         "TeacherConfig",
         "parse_shard",
+        "view_sizes",
     ),
+    "convergence": ("Convergence", "convergence", "headline_runs", "runs_table"),
     "efficiency": ("benchmark_results", "efficiency", "latency_rows"),
     "explore": (
         "Segment",
@@ -66,13 +80,13 @@ _FACADE = {
         "grid_rows",
         "point_config",
         "run_grid",
-        "run_point",
         "status_table",
         "sweep_points",
         "sweep_rows",
     ),
     "paths": ("REPO_ROOT", "GridPoint", "StudyPaths", "display_path", "resolve_path"),
     "profiles": (
+        "HEADLINE_ARMS",
         "KD_SETTINGS",
         "NEEDS",
         "NOTEBOOKS",
@@ -94,6 +108,14 @@ _FACADE = {
         "signworld_floor",
         "summarise",
         "wer_table",
+    ),
+    "text": (
+        "distill_text",
+        "headline_frame",
+        "rule_text",
+        "scale_recover_text",
+        "teacher_text",
+        "views_text",
     ),
     "training": (
         "MODEL_LABELS",

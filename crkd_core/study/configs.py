@@ -13,8 +13,8 @@ from ..errors import ConfigError
 from ..experiment import git_commit
 from ..io import atomic_write_json
 from ..models.presets import PRESETS
-from .paths import StudyPaths, display_path, resolve_path
-from .profiles import KD_SETTINGS, STUDY_PROFILES, GridBlock, StudyProfile
+from .paths import GridPoint, StudyPaths, display_path, resolve_path
+from .profiles import HEADLINE_ARMS, KD_SETTINGS, STUDY_PROFILES, GridBlock, StudyProfile
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,11 @@ class ExploreConfig(NotebookConfig):
     split: str = "train"
     sentence: str = ""  # a video id; "" = the split's first
     frames_shown: int = 6
-    sizes: list[int] = field(default_factory=lambda: [64, 32, 16])
+    sizes: list[int] = field(default_factory=list)  # [] = the profile's (`view_sizes`)
+
+    @classmethod
+    def defaults(cls, plan: StudyProfile) -> dict[str, Any]:
+        return {"sizes": view_sizes(plan)}
 
     def validate(self) -> None:
         super().validate()
@@ -259,8 +263,24 @@ class DistillConfig(TeacherConfig):
     def teacher_run(self, seed: int) -> Path:
         return self._teacher_path(self.teacher_epochs, self.teacher_seed(seed))
 
+    def point(self, setting: str, seed: int, size: int = 0, weights=()) -> GridPoint:
+        """An LRINet run of this notebook: a KD setting at `size` (0: the headline's) for a
+        seed, trained for at most `epochs` by the profile's plateau rule (one rule for every
+        arm; `min_epochs` no more than `epochs`)."""
+        patience = self.plan.student_patience
+        return GridPoint(
+            size=size or self.student_size,
+            setting=setting,
+            epochs=self.epochs,
+            seed=seed,
+            weights=tuple(weights),
+            patience=patience,
+            min_epochs=min(self.plan.student_min_epochs, self.epochs) if patience else 0,
+        )
+
     def student_run(self, kind: str, seed: int) -> Path:
-        return self.paths.student(kind, self.student_size, self.epochs, seed)
+        """The run of a headline arm (`HEADLINE_ARMS`: crkd, nokd, recover) for a seed."""
+        return self.paths.point(self.point(HEADLINE_ARMS[kind], seed))
 
 
 @dataclass(frozen=True)
@@ -277,7 +297,7 @@ class AblationConfig(DistillConfig):
     @classmethod
     def defaults(cls, plan: StudyProfile) -> dict[str, Any]:
         weights = [list(w) for w in plan.kd_weights]
-        return {**super().defaults(plan), "epochs": plan.ablation_epochs, "kd_weights": weights}
+        return {**super().defaults(plan), "kd_weights": weights}
 
     def validate(self) -> None:
         super().validate()
@@ -375,6 +395,14 @@ class EfficiencyConfig(NotebookConfig):
         _check_range("classes", [self.classes], 2, 100_000)
         # 0 means the profile's; a repeat is timed until min_seconds have passed
         _check_range("min_seconds", [self.min_seconds], 1e-3, 600)
+
+
+def view_sizes(plan: StudyProfile) -> list[int]:
+    """The sizes that 00 shows a sentence at, largest first: the teacher's, then every LRINet
+    size that the profile trains (the headline's and its grid's)."""
+    teacher = PRESETS.get(plan.preset).teacher.input_size
+    sizes = {teacher, plan.student_size, *(s for b in plan.grid for s in b.sizes)}
+    return sorted(sizes, reverse=True)
 
 
 def parse_shard(shard: str) -> tuple[int, int]:

@@ -1,45 +1,38 @@
-"""The ablation grid of notebook 03: its points, run as parallel processes, and their rows."""
+"""The ablation grid of notebook 03: its points, run by the study's executor, and their rows."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError
-from ..experiment import RunDir, RunRecord, StudentRunConfig, reuse_or_resume
-from ..io import atomic_write_json
-from .configs import SWEEP_TERMS, AblationConfig, parse_shard
+from ..experiment import RunDir, RunRecord, StudentRunConfig
+from .configs import SWEEP_TERMS, AblationConfig, DistillConfig, parse_shard
+from .executor import RunSpec, available_cpus, cache_order, resumable, run_specs, unique  # noqa: F401 (available_cpus: the facade's name)
+from .executor_choice import origin, study_executor
 from .paths import GridPoint
-from .profiles import KD_SETTINGS, GridBlock, StudyError
+from .profiles import HEADLINE_ARMS, KD_SETTINGS, GridBlock, StudyError
+from .status import JobRecord
 
 
 def grid_points(cfg: AblationConfig) -> list[GridPoint]:
-    """Every point of the grid, in a stable order, without duplicates."""
+    """Every point of the grid, in a stable order, without duplicates: the headline's arms
+    (02's runs, reused: they put scale and recover on the WER-against-cost plane), then the
+    profile's blocks (or the notebook's `sizes` x `settings`)."""
+    headline = [cfg.point(s, seed) for seed in cfg.seeds for s in HEADLINE_ARMS.values()]
     points = [
-        GridPoint(size, s, cfg.epochs, seed)
+        cfg.point(s, seed, size)
         for b in cfg.blocks()
         for size in b.sizes
         for s in b.settings
         for seed in block_seeds(b, cfg.seeds)
     ]
-    return list(dict.fromkeys(points))
+    return list(dict.fromkeys(headline + points))
 
 
 def sweep_points(cfg: AblationConfig) -> list[GridPoint]:
     """The KD-weight sweep: both terms at the headline size, one run per (weights, seed)."""
     return [
-        GridPoint(
-            size=cfg.student_size,
-            setting="both",
-            epochs=cfg.epochs,
-            seed=seed,
-            weights=tuple(zip(SWEEP_TERMS, map(float, w), strict=True)),
-        )
+        cfg.point("both", seed, weights=zip(SWEEP_TERMS, map(float, w), strict=True))
         for w in cfg.kd_weights
         for seed in cfg.sweep_seeds or cfg.seeds[:1]
     ]
@@ -58,78 +51,50 @@ def block_seeds(block: GridBlock, seeds: list[int]) -> list[int]:
     return [s for s in seeds if block.seeds is None or s in block.seeds]
 
 
-def point_config(cfg: AblationConfig, p: GridPoint, threads: int) -> StudentRunConfig:
+def point_spec(cfg: DistillConfig, p: GridPoint, label: str = "") -> RunSpec:
+    """The LRINet run of a grid point, or of 02's: the one builder of "a KD setting at size s,
+    seed k" (its config is built when it starts: its teacher may not exist before)."""
+    s = KD_SETTINGS[p.setting]
+    values = {
+        "data": Path(cfg.data),
+        "allow_oov": True,
+        "teacher": None if s.kd == "none" else cfg.teacher_run(p.seed),  # no KD: trains alone
+        "out": cfg.paths.point(p),
+        "preset": cfg.plan.preset,
+        "student_size": p.size,
+        "kd": dict(p.weights) if p.weights else s.kd,
+        "student_variant": s.variant,
+        "epochs": p.epochs,
+        "patience": p.patience,
+        "min_epochs": p.min_epochs or None,
+        "seed": p.seed,
+        "teacher_cache": cfg.paths.teacher_cache,
+    }
+    return RunSpec("student", values, origin(cfg), label or p.name)
+
+
+def point_config(cfg: DistillConfig, p: GridPoint, threads: int | None = None) -> StudentRunConfig:
     """The distillation run of a grid point (resumed when a partial run is there)."""
-    s, out = KD_SETTINGS[p.setting], cfg.paths.point(p)
-    return StudentRunConfig(
-        data=Path(cfg.data),
-        allow_oov=True,
-        teacher=None if s.kd == "none" else cfg.teacher_run(p.seed),  # no KD: trains alone
-        out=out,
-        preset=cfg.plan.preset,
-        student_size=p.size,
-        kd=dict(p.weights) if p.weights else s.kd,
-        student_variant=s.variant,
-        epochs=p.epochs,
-        seed=p.seed,
-        threads=threads,
-        resume=RunDir(out).config_path.is_file(),
-        teacher_cache=cfg.paths.teacher_cache,
-    )
-
-
-def run_point(cfg: AblationConfig, p: GridPoint, threads: int) -> PointStatus:
-    """Run one grid point in its own process; output goes to the point's log file."""
-    out = cfg.paths.point(p)
-    if RunDir(out).is_complete():
-        try:  # refused when made with other settings (a preset default changed since)
-            reuse_or_resume(out, point_config(cfg, p, threads))
-        except ConfigError as exc:  # that, or its teacher run is gone
-            return PointStatus(p, "failed", error=str(exc))
-        return PointStatus(p, "reused")
-    needs_teacher = KD_SETTINGS[p.setting].kd != "none"
-    if needs_teacher and not RunDir(cfg.teacher_run(p.seed)).is_complete():
-        return PointStatus(p, "failed", error=f"teacher run {cfg.teacher_run(p.seed)} is missing")
-    log = cfg.paths.point_log(p)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    config = write_point_config(point_config(cfg, p, threads), log.with_suffix(".json"))
-    t0 = time.perf_counter()
-    with open(log, "w", encoding="utf-8") as fh:
-        rc = subprocess.call(
-            [sys.executable, "-m", "crkd_core.study.worker", str(config)],
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            env={"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "CRKD_NO_PROGRESS": "1"},
-        )
-    seconds = time.perf_counter() - t0
-    if rc != 0:
-        tail = log.read_text("utf-8", errors="replace").strip().splitlines()[-3:]
-        return PointStatus(p, "failed", seconds, f"exit {rc}: {' | '.join(tail)} (log: {log})")
-    return PointStatus(p, "done", seconds)
-
-
-def write_point_config(run: StudentRunConfig, path: Path) -> Path:
-    values = {k: str(v) if isinstance(v, Path) else v for k, v in run.values().items()}
-    return atomic_write_json(path, values)
+    return resumable(point_spec(cfg, p), threads=threads)
 
 
 def run_grid(cfg: AblationConfig) -> list[PointStatus]:
-    """Run this shard's points, `cfg.jobs` processes at a time; complete runs are not redone."""
+    """Run this shard's points through the study's executor (`cfg.jobs` worker processes, or
+    Slurm jobs in a Slurm study); complete runs are not redone."""
     i, n = parse_shard(cfg.shard)
     points = grid_points(cfg) + sweep_points(cfg)
     mine = [p for k, p in enumerate(points) if k % n == i - 1] if cfg.run else []
-    threads = max(1, available_cpus() // cfg.jobs)
-    with ThreadPoolExecutor(max_workers=cfg.jobs) as pool:
-        done = list(pool.map(lambda p: run_point(cfg, p, threads), mine))
+    specs = {p: point_spec(cfg, p) for p in mine}
+    ordered = cache_order(unique(list(specs.values())))
+    records = {r.name: r for r in run_specs(study_executor(cfg, cfg.jobs), ordered)}
+    done = [point_status(p, records[s.name]) for p, s in specs.items()]
     rest = [PointStatus(p, "skipped") for p in points if p not in mine]
     return done + rest
 
 
-def available_cpus() -> int:
-    """CPUs this process may use (its affinity mask where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+def point_status(p: GridPoint, r: JobRecord) -> PointStatus:
+    error = r.error + (f" (log: {r.log})" if r.error and r.log else "")
+    return PointStatus(p, r.state, r.seconds, error)
 
 
 def status_table(statuses: list[PointStatus]):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from jupyter_client.manager import KernelManager
 
 from ..errors import ConfigError
 from .paths import REPO_ROOT
@@ -67,7 +71,8 @@ def failed(status: PageStatus | None) -> bool:
 
 
 def execute(name: str, params: dict, out: Path, timeout: int | None) -> PageStatus:
-    """Run one notebook with papermill into `<out>/<name>/<name>.ipynb`; never raises."""
+    """Run one notebook with papermill into `<out>/<name>/<name>.ipynb`; never raises. What its
+    cells print goes, as they run, to `<out>/<name>/<name>.log` (`tail -f` follows it)."""
     import papermill as pm
 
     source = REPO_ROOT / "notebooks" / f"{name}.ipynb"
@@ -79,15 +84,21 @@ def execute(name: str, params: dict, out: Path, timeout: int | None) -> PageStat
     try:
         if not source.is_file():
             raise FileNotFoundError(f"notebook {source} is missing")
-        pm.execute_notebook(
-            str(source),
-            str(target),
-            parameters=params,
-            kernel_name="python3",
-            progress_bar=False,
-            cwd=str(target.parent),
-            execution_timeout=timeout,
-        )
+        log_path = target.with_suffix(".log")
+        with open(log_path, "w", encoding="utf-8", buffering=1) as log, kernel() as km:
+            pm.execute_notebook(
+                str(source),
+                str(target),
+                parameters=params,
+                kernel_name="python3",
+                km=km,
+                progress_bar=False,
+                cwd=str(target.parent),
+                execution_timeout=timeout,
+                log_output=True,
+                stdout_file=log,
+                stderr_file=log,
+            )
     except Exception as exc:  # papermill raises many types; all of them mean FAILED
         return PageStatus(
             name,
@@ -97,6 +108,21 @@ def execute(name: str, params: dict, out: Path, timeout: int | None) -> PageStat
             executed=str(target) if target.is_file() else None,
         )
     return PageStatus(name, "ok", time.perf_counter() - t0, executed=str(target))
+
+
+@contextlib.contextmanager
+def kernel() -> Iterator[KernelManager]:
+    """The notebook's kernel manager: IPC (local sockets in a short private folder), not TCP:
+    the kernel runs on this machine, and TCP without encryption makes every kernel print a
+    warning that no user can act on. The kernel is shut down afterwards (papermill leaves a
+    kernel it did not start running)."""
+    with tempfile.TemporaryDirectory(prefix="crkd-kernel-") as tmp:
+        km = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(tmp) / "k"))
+        try:
+            yield km
+        finally:
+            if km.has_kernel:
+                km.shutdown_kernel(now=True)
 
 
 def describe(exc: Exception) -> str:

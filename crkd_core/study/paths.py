@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .profiles import HEADLINE_ARMS
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -32,14 +34,16 @@ def display_path(path: str | Path, base: Path | None = None) -> str:
 
 @dataclass(frozen=True)
 class GridPoint:
-    """One LRINet run of the ablation grid."""
+    """One LRINet run of the study: a KD setting at a size, for a seed, by a stopping rule."""
 
     size: int
     setting: str
-    epochs: int
+    epochs: int  # the most it trains
     seed: int
     # the weight sweep's KD: (term, weight) pairs; () is the setting's, at the preset's weights
     weights: tuple[tuple[str, float], ...] = ()
+    patience: int | None = None  # the plateau rule (`crkd distill --patience/--min-epochs`)
+    min_epochs: int = 0
 
     @property
     def weighted(self) -> bool:
@@ -48,11 +52,20 @@ class GridPoint:
     @property
     def name(self) -> str:
         w = "".join(f"-{WEIGHT_TAGS.get(t, t)}{x:g}" for t, x in self.weights)
-        return f"s{self.size}-{self.setting}{w}-e{self.epochs}-seed{self.seed}"
+        stop = stop_tag(self.patience, self.min_epochs)
+        return f"s{self.size}-{self.setting}{w}-e{self.epochs}{stop}-seed{self.seed}"
+
+
+def stop_tag(patience: int | None, min_epochs: int) -> str:
+    """A run name's part that holds its plateau rule: "-p3-min8", "-p3", or "" (none)."""
+    tag = f"-p{patience}" if patience else ""
+    return tag + (f"-min{min_epochs}" if patience and min_epochs else "")
 
 
 # A term's tag in a sweep point's name: the published runs' (-a10-b5), others by their name
 WEIGHT_TAGS = {"feature": "a", "logit": "b"}
+# A headline arm's KD setting -> its run folders' prefix
+HEADLINE_KINDS = {setting: kind for kind, setting in HEADLINE_ARMS.items()}
 
 
 @dataclass(frozen=True)
@@ -66,18 +79,25 @@ class StudyPaths:
     ) -> Path:
         """`epochs` is the most it trains; `patience` (when set) stops it at a plateau, but not
         before `min_epochs`."""
-        stop = f"-p{patience}" if patience else ""
-        stop += f"-min{min_epochs}" if patience and min_epochs else ""
-        return self.root / "runs" / f"teacher-e{epochs}{stop}-seed{seed}"
+        return self.root / "runs" / f"teacher-e{epochs}{stop_tag(patience, min_epochs)}-seed{seed}"
 
-    def student(self, kind: str, size: int, epochs: int, seed: int) -> Path:
-        return self.root / "runs" / f"{kind}-s{size}-e{epochs}-seed{seed}"
+    def student(
+        self,
+        kind: str,
+        size: int,
+        epochs: int,
+        seed: int,
+        patience: int | None = None,
+        min_epochs: int = 0,
+    ) -> Path:
+        stop = stop_tag(patience, min_epochs)
+        return self.root / "runs" / f"{kind}-s{size}-e{epochs}{stop}-seed{seed}"
 
     def point(self, p: GridPoint) -> Path:
-        """A point with 02's settings (both, none) is 02's run: the same run is never done twice."""
-        kind = {"both": "crkd", "none": "nokd"}.get(p.setting)
+        """A point of a headline arm (`HEADLINE_KINDS`) is 02's run: never done twice."""
+        kind = HEADLINE_KINDS.get(p.setting)
         if kind and not p.weighted:
-            return self.student(kind, p.size, p.epochs, p.seed)
+            return self.student(kind, p.size, p.epochs, p.seed, p.patience, p.min_epochs)
         return self.root / "runs" / "ablation" / p.name
 
     @property

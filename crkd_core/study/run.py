@@ -13,10 +13,10 @@ overwritten by a smaller one without `replace_larger=True`.
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,12 +26,13 @@ from ..experiment import RunDir, git_commit
 from ..io import read_json
 from ..machine import describe, machine_facts
 from ..teacher_cache import SUFFIX as TEACHER_CACHE_SUFFIX
-from .configs import AblationConfig, DistillConfig
-from .grid import PointStatus, grid_points, run_point, sweep_points
+from .configs import DistillConfig
+from .executor import LocalPool, PoolSubmission, RunSpec
+from .executor_choice import write_executor
+from .executor_slurm import SlurmExecutor, SlurmOptions, check_slurm
 from .notebooks import failed, run_notebooks, selected
-from .paths import REPO_ROOT, GridPoint, StudyPaths, display_path
+from .paths import REPO_ROOT, StudyPaths, display_path
 from .profiles import (
-    KD_SETTINGS,
     NB_ABLATION,
     NB_DISTILL,
     NB_TEACHER,
@@ -39,8 +40,11 @@ from .profiles import (
     STUDY_PROFILES,
 )
 from .report import PageStatus, Provenance, compile_report
+from .status import Progress, write_plan
 from .tables import signworld_floor
-from .training import check_data, ensure_data
+from .training import StudyPlan, check_data, ensure_data, study_plan
+
+EXECUTORS = ("local", "slurm")
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class StudyOptions:
     jobs: int = 1
     only: str | None = None
     timeout: int | None = None
+    executor: str = "local"  # local | slurm
+    slurm: SlurmOptions | None = None  # with executor "slurm"; None: the defaults
 
     def study_dir(self) -> Path:
         return Path(self.out or f"runs/study-{self.profile}").resolve()
@@ -84,6 +90,14 @@ def check_options(opts: StudyOptions) -> None:
         raise ConfigError(f"--jobs must be >= 1, got {opts.jobs}")
     if opts.timeout is not None and opts.timeout < 1:
         raise ConfigError(f"--timeout must be >= 1 s, got {opts.timeout}")
+    if opts.executor not in EXECUTORS:
+        raise ConfigError(
+            f"--executor must be one of {', '.join(EXECUTORS)}, got {opts.executor!r}"
+        )
+    if opts.executor == "local" and opts.slurm is not None:
+        raise ConfigError("Slurm options (--partition, --time-limit, ...) need --executor slurm")
+    if opts.executor == "slurm":
+        check_slurm(opts.slurm or SlurmOptions())
     selected(opts.only)
     check_data(Path(opts.data or opts.study_dir() / "data").resolve())
     check_not_smaller(opts.reports_dir(), opts.profile, opts.replace_larger)
@@ -117,81 +131,97 @@ def run_study(opts: StudyOptions) -> StudyResult:
     out = opts.study_dir()
     data = ensure_data(Path(opts.data or out / "data").resolve(), plan.data_profile, plan.data_seed)
     params = {"profile": opts.profile, "data": str(data), "study_dir": str(out)}
-    extra = {name: {"jobs": opts.jobs} for name in (NB_DISTILL, NB_ABLATION)}
     names = selected(opts.only)
-    early = StudentRuns.start(params, opts.jobs, names)
-    if early.alone is not None:  # the teacher gets one core; the no-KD students the others
-        extra[NB_TEACHER] = {"threads": 1}
-    before = {NB_DISTILL: early.before_02, NB_ABLATION: early.before_03}
-    statuses = run_notebooks(
-        names=names, params=params, out=out, extra=extra, timeout=opts.timeout, before=before
-    )
-    early.wait()
+    runs = study_plan(params, names, opts.jobs)
+    session = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    write_executor(out, opts.executor, session, opts.slurm or SlurmOptions())
+    write_plan(out, [s.name for s in runs.specs], {s.name: s.epochs for s in runs.specs})
+    with Progress(out):
+        if opts.executor == "slurm":
+            statuses, ahead = on_slurm(opts, out, session, runs, params, names), None
+        else:
+            statuses, ahead = on_local(opts, params, names)
     done = not any(s.status in ("failed", "skipped") for s in statuses)
     cache = drop_teacher_cache(StudyPaths(out).teacher_cache) if done else "kept (to resume)"
     demo = publish_demo(opts, out, opts.reports_dir())
     prov = provenance(opts, data, out, started, time.perf_counter() - t0)
     prov.extra["live demo"] = demo
     prov.extra["teacher cache"] = cache
-    if early.points:
-        prov.extra["LRINet runs trained ahead of 02 and 03"] = early.summary()
+    if ahead is not None and ahead.specs:
+        prov.extra["LRINet runs trained ahead of 02 and 03"] = ahead.summary()
     index = compile_report(out, opts.reports_dir(), statuses, prov)
     return StudyResult(statuses, index, time.perf_counter() - t0)
 
 
-class StudentRuns:
-    """LRINet's runs of 02 and 03, trained ahead of their notebooks so that no core idles.
+def on_local(opts: StudyOptions, params: dict, names: list[str]):
+    """The notebooks, with LRINet's runs trained ahead on a local pool (`--jobs` > 1)."""
+    extra = {name: {"jobs": opts.jobs} for name in (NB_DISTILL, NB_ABLATION)}
+    early = local_runs(opts, params, names)
+    if early.alone is not None:  # the teacher gets one core; the no-KD students the others
+        extra[NB_TEACHER] = {"threads": 1}
+    before = {NB_DISTILL: early.before_02, NB_ABLATION: early.before_03}
+    statuses = run_notebooks(
+        names=names,
+        params=params,
+        out=opts.study_dir(),
+        extra=extra,
+        timeout=opts.timeout,
+        before=before,
+    )
+    early.wait()
+    return statuses, early
 
-    With `--jobs` N > 1:
-    - the runs without KD (02's and the grid's) need no teacher: they train on N - 1 cores
-      while 01 trains the teacher on one (a 1-thread teacher measured as fast as a 2-thread
-      one here);
+
+def on_slurm(opts: StudyOptions, out: Path, session: str, runs: StudyPlan, params, names):
+    """Every run submitted at once as Slurm jobs; each notebook waits for its own runs (it
+    attaches to their jobs) while the driver follows them all for the progress line."""
+    slurm = SlurmExecutor(out, opts.slurm or SlurmOptions(), session)
+    submission = slurm.start(runs.specs)
+    follower = threading.Thread(target=submission.wait, daemon=True)
+    follower.start()
+    statuses = run_notebooks(
+        names=names, params=params, out=out, extra={}, timeout=opts.timeout, before={}
+    )
+    submission.wait()  # raises what stopped the follower (squeue failing), not swallowed
+    return statuses
+
+
+class StudentRuns:
+    """LRINet's runs of 02 and 03 trained ahead of their notebooks on a local pool (`--jobs` N
+    > 1), so that no core idles:
+    - the runs without KD need no teacher: they train on N - 1 cores while 01 trains the
+      teacher on one (a 1-thread teacher measured as fast as a 2-thread one here);
     - once 01 has succeeded, every KD run of 02 and 03 (headline, grid, sweep) trains on N
-      cores in one queue, 02's first, so that each seed's first run fills the teacher cache
-      for the others. 02 waits for its own runs only, 03 for the rest.
+      cores in one queue, 02's first, with the teacher-cache rule (`cache_order`). 02 waits
+      for its own runs only, 03 for the rest.
     The notebooks then reuse the runs; one that failed is trained again there, which reports
     its error.
     """
 
-    def __init__(self, cfg: AblationConfig | None, alone, headline, rest, jobs: int):
-        self.cfg, self.jobs = cfg, jobs
-        self.headline, self.rest = headline, rest
-        self.alone = Batch(cfg, alone, max(1, jobs - 1)) if alone else None
-        self.kd: Batch | None = None
-
-    @classmethod
-    def start(cls, params: dict, jobs: int, names: list[str]) -> StudentRuns:
-        wanted = {NB_DISTILL, NB_ABLATION} & set(names)
-        if jobs < 2 or not wanted:
-            return cls(None, [], [], [], jobs)
-        base = {**params, "interactive": False, "jobs": jobs}
-        cfg = AblationConfig.build(**base)
-        ours: list[GridPoint] = []  # 02's runs: CRKD first, for the teacher cache
-        if NB_DISTILL in names:
-            d = DistillConfig.build(**base)
-            ours = [
-                GridPoint(d.student_size, k, d.epochs, s) for k in ("both", "none") for s in d.seeds
-            ]
-        theirs = grid_points(cfg) + sweep_points(cfg) if NB_ABLATION in names else []
-        unique = list({cfg.paths.point(p): p for p in ours + theirs}.values())  # 02's: grid's
-        alone = [p for p in unique if p.setting == "none"] if NB_TEACHER in names else []
-        headline = [p for p in unique if p in ours and p not in alone]
-        rest = [p for p in unique if p not in ours and p not in alone]
-        return cls(cfg, alone, headline, rest, jobs)
+    def __init__(self, study: Path, plan: StudyPlan | None, jobs: int, teacher_here: bool):
+        self.study, self.jobs = study, jobs
+        specs = plan.specs if plan is not None else []
+        students = [s for s in specs if s.role == "student"]
+        alone = [s for s in students if s.teacher is None] if teacher_here else []
+        self.kd_specs = [s for s in students if s not in alone]
+        self.headline = {s.name for s in plan.distill} if plan is not None else set()
+        pool = LocalPool(study, max(1, jobs - 1), threads=1)
+        self.alone = pool.start(alone) if alone else None
+        self.kd: PoolSubmission | None = None
 
     @property
-    def points(self) -> list[GridPoint]:
-        return (self.alone.points if self.alone else []) + self.headline + self.rest
+    def specs(self) -> list[RunSpec]:
+        return (self.alone.specs if self.alone else []) + self.kd_specs
 
     def before_02(self, statuses: dict) -> None:
         """The runs without KD done; the KD queue started once the teacher is there."""
         if self.alone is not None:
             self.alone.wait()
         teacher = statuses.get(NB_TEACHER)
-        if self.kd is None and (self.headline or self.rest) and not failed(teacher):
-            self.kd = Batch(self.cfg, self.headline + self.rest, self.jobs)
+        if self.kd is None and self.kd_specs and not failed(teacher):
+            self.kd = LocalPool(self.study, self.jobs, threads=1).start(self.kd_specs)
         if self.kd is not None:
-            self.kd.wait(len(self.headline))
+            self.kd.wait([s.name for s in self.kd_specs if s.name in self.headline])
 
     def before_03(self, statuses: dict) -> None:
         self.before_02(statuses)
@@ -207,71 +237,17 @@ class StudentRuns:
         self.wait()
         by: dict[str, list[str]] = {}
         for batch in (self.alone, self.kd):
-            for st in batch.statuses if batch else []:
-                by.setdefault(st.status, []).append(st.point.name)
+            for spec, r in zip(batch.specs, batch.wait(), strict=True) if batch else []:
+                by.setdefault(r.state, []).append(spec.label)
         return "; ".join(f"{k}: {', '.join(v)}" for k, v in by.items())
 
 
-class Batch:
-    """Grid points trained in the background, at most `workers` 1-thread processes at a time,
-    in order, except that a KD point waits until one run of its seed has finished (the one
-    that fills the seed's teacher cache), so that no two runs compute the same teacher outputs.
-    `wait(n)` returns once the first n points are done, `wait()` once all are."""
-
-    def __init__(self, cfg: AblationConfig | None, points: list[GridPoint], workers: int):
-        self.cfg, self.points, self.workers = cfg, points, workers
-        self.done = {p: Future() for p in points}
-        self.statuses: list[PointStatus] | None = None
-        self.manager = threading.Thread(target=self._schedule, daemon=True)
-        self.manager.start()
-
-    def _schedule(self) -> None:
-        try:
-            self._run_all()
-        except BaseException as exc:  # noqa: BLE001 - handed to every waiter, not swallowed
-            for f in self.done.values():
-                if not f.done():
-                    f.set_exception(exc)
-
-    def _run_all(self) -> None:
-        pending, running = list(self.points), {}
-        claimed: set[int] = set()  # seeds whose first KD run has started
-        filled: set[int] = set()  # seeds whose first KD run has finished
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            while pending or running:
-                while len(running) < self.workers:
-                    p = next((q for q in pending if self._ready(q, claimed, filled)), None)
-                    if p is None:
-                        break
-                    pending.remove(p)
-                    if self._kd(p):
-                        claimed.add(p.seed)
-                    running[pool.submit(run_point, self.cfg, p, 1)] = p
-                if not running:  # every claimed seed has finished, so this cannot happen
-                    raise RuntimeError(f"grid points left unscheduled: {pending}")
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for f in finished:
-                    p = running.pop(f)
-                    if self._kd(p):
-                        filled.add(p.seed)
-                    if f.exception() is None:
-                        self.done[p].set_result(f.result())
-                    else:
-                        self.done[p].set_exception(f.exception())
-
-    @staticmethod
-    def _kd(p: GridPoint) -> bool:
-        return KD_SETTINGS[p.setting].kd != "none"
-
-    def _ready(self, p: GridPoint, claimed: set[int], filled: set[int]) -> bool:
-        return not self._kd(p) or p.seed in filled or p.seed not in claimed
-
-    def wait(self, n: int | None = None) -> None:
-        for p in self.points[:n]:
-            self.done[p].result()
-        if n is None and self.statuses is None:
-            self.manager.join()
-            self.statuses = [self.done[p].result() for p in self.points]
+def local_runs(opts: StudyOptions, params: dict, names: list[str]) -> StudentRuns:
+    """`--jobs` N > 1: LRINet's runs ahead of 02 and 03 (none with N = 1: the notebooks train)."""
+    out = opts.study_dir()
+    wanted = {NB_DISTILL, NB_ABLATION} & set(names)
+    plan = study_plan(params, names, opts.jobs) if opts.jobs > 1 and wanted else None
+    return StudentRuns(out, plan, opts.jobs, NB_TEACHER in names)
 
 
 def drop_teacher_cache(folder: Path) -> str:
@@ -289,7 +265,9 @@ def publish_demo(opts: StudyOptions, out: Path, reports: Path) -> str:
     """The live demo of the headline's LRINet + CRKD (first seed) beside the report, in
     `<reports>/demo/`; returns what the index says of it (built, or why not)."""
     plan = STUDY_PROFILES.get(opts.profile)
-    run = StudyPaths(out).student("crkd", plan.student_size, plan.student_epochs, plan.seeds[0])
+    data = str(opts.data or out / "data")
+    cfg = DistillConfig.build(profile=opts.profile, data=data, study_dir=str(out))
+    run = cfg.student_run("crkd", plan.seeds[0])
     if not RunDir(run).is_complete():
         return f"not built: {display_path(run, out)} did not finish"
     try:
@@ -306,6 +284,7 @@ def provenance(opts: StudyOptions, data: Path, out: Path, started: str, seconds:
 
     plan = STUDY_PROFILES.get(opts.profile)
     command = f"crkd study --profile {opts.profile} --jobs {opts.jobs}"
+    command += f" --executor {opts.executor}" if opts.executor != "local" else ""
     command += f" --data {display_path(data)}" if opts.data else ""
     command += f" --out {display_path(out)}" if opts.out else ""
     command += " --publish" if opts.publish else ""
@@ -313,6 +292,7 @@ def provenance(opts: StudyOptions, data: Path, out: Path, started: str, seconds:
     return Provenance(
         profile=opts.profile,
         seeds=list(plan.seeds),
+        teacher_seeds=list(plan.teacher_seeds),
         git_commit=git_commit(),
         data=display_path(data),
         study_dir=display_path(out),

@@ -14,7 +14,9 @@ from ..experiment.compare import score_split as evaluate_split  # the study's na
 from ..explain import confusions as confusion_table
 from ..stats import summarize_seeds
 from ..trainer import TrainConfig, plateau_epoch
+from .compare import teacher_gaps
 from .configs import DistillConfig
+from .convergence import Convergence
 from .explore import gloss_groups
 from .paths import resolve_path
 from .profiles import StudyProfile
@@ -103,9 +105,10 @@ def summarise(rows: list[dict], by: list[str]):
 
 
 def headline(cfg: DistillConfig) -> list[dict]:
-    """Teacher vs LRINet + CRKD vs LRINet without KD: test WER (mean, std), cost, fps."""
+    """Teacher vs each LRINet arm (CRKD, no KD, recover): test WER (mean, std over teachers),
+    each arm's gap to its own teacher with the hierarchical interval, the seeds, cost, fps."""
     runs = {
-        "teacher": {cfg.teacher_seed(s): cfg.teacher_run(s) for s in cfg.seeds},  # one row each
+        "teacher": {s: cfg.teacher_run(s) for s in cfg.seeds},
         **{k: {s: cfg.student_run(k, s) for s in cfg.seeds} for k in STUDENT_KINDS},
     }
     # LRINet with and without KD is one network: time it once, so that noise can't split them.
@@ -115,24 +118,54 @@ def headline(cfg: DistillConfig) -> list[dict]:
     rows = []
     for kind, by_seed in runs.items():
         for seed, run in by_seed.items():
-            m = RunRecord.read(require_complete(run, kind))
-            rows.append(
-                {
-                    "model": MODEL_LABELS[kind],
-                    "input_size": m.input_size,
-                    "seed": seed,
-                    "wer": m.score.wer,
-                    "sub": m.score.sub,
-                    "del": m.score.dele,
-                    "ins": m.score.ins,
-                    "params": m.params,
-                    "gmacs_per_frame": m.gmacs_per_frame,
-                    "fps": speed[kind]["fps"],
-                    "train_fps": m.train_fps,
-                }
-            )
+            rows.append(headline_row(kind, cfg.teacher_seed(seed), seed, run, speed[kind]["fps"]))
     table = summarise(rows, ["model", "input_size"])
-    return table.to_dict("records")
+    return add_gaps(cfg, table.to_dict("records"), rows)
+
+
+def headline_row(kind: str, teacher_seed: int, seed: int, run: Path, fps: float) -> dict:
+    m = RunRecord.read(require_complete(run, kind))
+    return {
+        "model": MODEL_LABELS[kind],
+        "input_size": m.input_size,
+        "teacher_seed": teacher_seed,
+        "seed": seed,
+        "wer": m.score.wer,
+        "sub": m.score.sub,
+        "del": m.score.dele,
+        "ins": m.score.ins,
+        "params": m.params,
+        "gmacs_per_frame": m.gmacs_per_frame,
+        "fps": fps,
+        "train_fps": m.train_fps,
+    }
+
+
+def add_gaps(cfg: DistillConfig, table: list[dict], rows: list[dict]) -> list[dict]:
+    """The summary rows with their arm, seeds, GMACs against the teacher's (unrounded: 0.214x,
+    not a ratio of rounded numbers) and each student arm's gap to its own teacher."""
+    gaps = teacher_gaps(cfg)
+    kinds = {label: kind for kind, label in MODEL_LABELS.items()}
+    teacher_gmacs = next(r["gmacs_per_frame"] for r in table if kinds[r["model"]] == "teacher")
+    out = []
+    for r in table:
+        kind = kinds[r["model"]]
+        mine = [x for x in rows if x["model"] == r["model"]]
+        gap = gaps.get(kind)
+        out.append(
+            {
+                "arm": kind,
+                **r,
+                "seed_list": [x["seed"] for x in mine],
+                "teacher_seeds": [x["teacher_seed"] for x in mine],
+                "gmacs_ratio": r["gmacs_per_frame"] / teacher_gmacs,
+                **{f"gap_{k}": gap[k] if gap else None for k in GAP_KEYS},
+            }
+        )
+    return out
+
+
+GAP_KEYS = ("difference", "ci_low", "ci_high", "p_value", "p_at_floor", "resamples", "n_teachers")
 
 
 def plateau_table(
@@ -141,10 +174,11 @@ def plateau_table(
     min_epochs: int = 0,
     min_delta: float = TrainConfig.min_delta,
 ):
-    """Whether each teacher reached its plateau, by the rule that stops it (`--patience`,
+    """Whether each run reached its plateau, by the rule that stops it (`--patience`,
     `--min-epochs`): `patience` epochs in a row without a dev WER `min_delta` points below the
     best, once `min_epochs` have run. The verdict is the trainer's own rule
-    (`trainer.plateau_epoch`) replayed on the run's dev WERs."""
+    (`trainer.plateau_epoch`) replayed on the run's dev WERs; `converged` says whether the best
+    dev epoch came before the last (`convergence`)."""
     import pandas as pd
 
     rule = "none"
@@ -181,6 +215,7 @@ def plateau_table(
                 "best dev WER": round(m.best_dev_wer, 2),
                 "rule": rule,
                 "verdict": verdict,
+                "converged": Convergence(m.best_epoch, m.epochs_run, m.epochs).text(),
             }
         )
     return pd.DataFrame(rows)

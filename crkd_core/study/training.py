@@ -1,28 +1,36 @@
-"""The runs that notebooks 01 and 02 start: teachers and students, reused when complete."""
+"""What a study trains, and the runs that notebooks 01 and 02 start.
+
+`study_plan` is the one statement of a study's runs: the teachers of 01, the students of 02
+and the grid points of 03, each built by the function that the notebook itself calls
+(`teacher_spec`, `student_spec`). Every notebook and the study's runner make their runs through
+the study's executor (`study_executor`: in this process, a pool of worker processes, or Slurm).
+Complete runs are reused, partial ones resumed.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..data.corpus import open_dataset
 from ..data.signworld import generate_signworld
 from ..errors import DataError, FileFormatError
-from ..experiment import (
-    RunDir,
-    StudentRunConfig,
-    TeacherRunConfig,
-    distill,
-    reuse_or_resume,
-    train_teacher,
-)
-from .configs import DistillConfig, TeacherConfig
-from .grid import available_cpus, check_grid, run_point
+from ..experiment import RunDir
+from .configs import AblationConfig, DistillConfig, TeacherConfig
+from .executor import RunSpec, available_cpus, cache_order, run_specs, unique
+from .executor_choice import check_runs, origin, study_executor
+from .grid import grid_points, point_spec, sweep_points
 from .paths import GridPoint, display_path, resolve_path
-from .profiles import KD_SETTINGS, StudyError
+from .profiles import (
+    HEADLINE_ARMS,
+    KD_SETTINGS,
+    NB_ABLATION,
+    NB_DISTILL,
+    NB_TEACHER,
+    StudyError,
+)
 
 
 def ensure_data(root: str | Path, data_profile: str, seed: int = 0) -> Path:
@@ -59,92 +67,97 @@ def split_file(layout, split: str) -> Path | None:
 EpochHook = Callable[[str, dict], None]
 
 
-def _hook(on_epoch: EpochHook | None, name: str) -> Callable[[dict], None] | None:
-    return None if on_epoch is None else (lambda row: on_epoch(name, row))
+# -- what a study trains: one builder per kind of run -------------------------------------------
+def teacher_spec(cfg: TeacherConfig, seed: int) -> RunSpec:
+    """01's teacher of `seed`."""
+    values = {
+        "data": Path(cfg.data),
+        "allow_oov": True,  # real data: dev/test glosses unseen in train count as errors
+        "out": cfg.teacher_run(seed),
+        "epochs": cfg.epochs,
+        "patience": cfg.plan.teacher_patience,
+        "min_epochs": cfg.plan.teacher_min_epochs or None,
+        "seed": seed,
+        "preset": cfg.plan.preset,
+        "threads": cfg.threads or None,
+    }
+    return RunSpec("teacher", values, origin(cfg), label=f"teacher seed {seed}")
 
 
+STUDENT_KINDS = {kind: KD_SETTINGS[setting] for kind, setting in HEADLINE_ARMS.items()}
+MODEL_LABELS = {
+    "teacher": "Teacher",
+    "crkd": "LRINet + CRKD",
+    "nokd": "LRINet without KD",
+    "recover": "LRINet + CRKD, recovered maps",
+}
+
+
+def distill_points(cfg: DistillConfig) -> dict[str, GridPoint]:
+    """02's runs by their label: each headline arm (CRKD, no KD, recover) for each seed."""
+    return {
+        f"{MODEL_LABELS[kind]} seed {seed}": cfg.point(setting, seed)
+        for seed in cfg.seeds
+        for kind, setting in HEADLINE_ARMS.items()
+    }
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """What a study trains, notebook by notebook (the runner's and the notebooks' runs are
+    built by the same functions, so they are the same runs)."""
+
+    teachers: list[RunSpec]
+    distill: list[RunSpec]  # 02's
+    ablation: list[RunSpec]  # 03's that 02 does not train
+
+    @property
+    def specs(self) -> list[RunSpec]:
+        """Every run once, teachers first, with the teacher-cache rule as dependencies."""
+        return cache_order(self.teachers + self.distill + self.ablation)
+
+
+def study_plan(params: dict, names: list[str], jobs: int = 1) -> StudyPlan:
+    """The runs of the selected notebooks, from the parameters that the study gives them."""
+    base = {**params, "interactive": False}
+    teachers, ours, theirs = [], [], []
+    if NB_TEACHER in names:
+        t = TeacherConfig.build(**base)
+        teachers = [teacher_spec(t, seed) for seed in t.seeds]
+    if NB_DISTILL in names:
+        d = DistillConfig.build(**base, jobs=jobs)
+        ours = [point_spec(d, p, p.name) for p in distill_points(d).values()]
+    if NB_ABLATION in names:
+        a = AblationConfig.build(**base, jobs=jobs)
+        theirs = [point_spec(a, p) for p in grid_points(a) + sweep_points(a)]
+    mine = {s.name for s in ours}
+    return StudyPlan(teachers, unique(ours), unique([s for s in theirs if s.name not in mine]))
+
+
+# -- what notebooks 01 and 02 call --------------------------------------------------------------
 def train_teachers(cfg: TeacherConfig, on_epoch: EpochHook | None = None) -> dict[str, Path]:
-    """Train (or reuse) one teacher per seed; `on_epoch(name, row)` sees every epoch."""
-    runs = {}
-    for seed in cfg.seeds:
-        name, out = f"teacher seed {seed}", cfg.teacher_run(seed)
-        run = TeacherRunConfig(
-            data=cfg.data,
-            allow_oov=True,  # real data: dev/test glosses unseen in train count as errors
-            out=out,
-            epochs=cfg.epochs,
-            patience=cfg.plan.teacher_patience,
-            min_epochs=cfg.plan.teacher_min_epochs or None,
-            seed=seed,
-            preset=cfg.plan.preset,
-            threads=cfg.threads or None,
-        )
-        done, resume = reuse_or_resume(out, run)  # one made with other settings is refused
-        if not done:
-            run = replace(run, resume=resume)
-            train_teacher(run, _hook(on_epoch, name), command=study_call(cfg, run))
-        runs[name] = out
-    return runs
-
-
-STUDENT_KINDS = {"crkd": KD_SETTINGS["both"], "nokd": KD_SETTINGS["none"]}
-MODEL_LABELS = {"teacher": "Teacher", "crkd": "LRINet + CRKD", "nokd": "LRINet without KD"}
+    """Train (or reuse) one teacher per seed; `on_epoch(name, row)` sees every epoch (in this
+    process; a Slurm study trains them as jobs)."""
+    specs = [teacher_spec(cfg, seed) for seed in cfg.seeds]
+    check_runs(run_specs(study_executor(cfg, None, on_epoch), specs))
+    return {s.label: s.out for s in specs}
 
 
 def train_students(cfg: DistillConfig, on_epoch: EpochHook | None = None) -> dict[str, Path]:
-    """LRINet with CRKD (both KD terms, feature KD at the teacher's scale) and without KD.
+    """Each teacher's own headline students: LRINet with CRKD (both KD terms, feature KD at
+    the teacher's scale), without KD, and with recovered maps (ResKD), for every seed.
 
     With `cfg.jobs` > 1 the runs train as parallel processes (one thread each: two of them
     trained 2.1x the frames/s of one 2-thread run here), without live curves. LRINet without
     KD needs no teacher (`crkd study` trains it while 01 trains the teacher).
     """
-    if cfg.jobs > 1:
-        return train_students_in_parallel(cfg)
-    runs = {}
-    for seed in cfg.seeds:
-        teacher = require_complete(cfg.teacher_run(seed), "teacher")
-        for kind, s in STUDENT_KINDS.items():
-            name, out = f"{MODEL_LABELS[kind]} seed {seed}", cfg.student_run(kind, seed)
-            run = StudentRunConfig(
-                data=cfg.data,
-                allow_oov=True,
-                teacher=None if s.kd == "none" else teacher,
-                out=out,
-                kd=s.kd,
-                student_variant=s.variant,
-                student_size=cfg.student_size,
-                epochs=cfg.epochs,
-                seed=seed,
-                preset=cfg.plan.preset,
-                teacher_cache=cfg.paths.teacher_cache,
-            )
-            done, resume = reuse_or_resume(out, run)
-            if not done:
-                run = replace(run, resume=resume)
-                distill(run, _hook(on_epoch, name), command=study_call(cfg, run))
-            runs[name] = out
-    return runs
-
-
-def train_students_in_parallel(cfg: DistillConfig) -> dict[str, Path]:
-    points = {
-        f"{MODEL_LABELS[kind]} seed {seed}": GridPoint(cfg.student_size, s.name, cfg.epochs, seed)
-        for seed in cfg.seeds
-        for kind, s in STUDENT_KINDS.items()
-    }
     for seed in cfg.seeds:
         require_complete(cfg.teacher_run(seed), "teacher")
-    threads = max(1, available_cpus() // cfg.jobs)
-    with ThreadPoolExecutor(max_workers=cfg.jobs) as pool:
-        statuses = list(pool.map(lambda p: run_point(cfg, p, threads), points.values()))
-    check_grid(statuses)
-    return {name: cfg.paths.point(p) for name, p in points.items()}
-
-
-def study_call(cfg, run) -> str:
-    """What `command.txt` records for a run that a study notebook started."""
-    kind = "train_teacher" if isinstance(run, TeacherRunConfig) else "distill"
-    return f"notebook {cfg.NOTEBOOK} of the study, profile {cfg.profile}: {run.as_call(kind)}"
+    points = distill_points(cfg)
+    specs = cache_order([point_spec(cfg, p, label) for label, p in points.items()])
+    workers = cfg.jobs if cfg.jobs > 1 else None
+    check_runs(run_specs(study_executor(cfg, workers, on_epoch), specs))
+    return {s.label: s.out for s in specs}
 
 
 def require_complete(run: Path, what: str) -> Path:

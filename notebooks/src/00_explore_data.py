@@ -4,21 +4,21 @@
 # SignWorld is this project's synthetic CSLR dataset (see docs/DESIGN.md). Glosses differ in
 # location and movement (coarse, visible at any resolution) and in handshape (finger strokes a
 # few pixels wide). Below: the splits, the gloss table, one sentence at the teacher's resolution
-# (64 px) and at LRINet's (32 px in the default study, the paper's ratio; 16 px in smoke), and
-# where each gloss is signed.
+# and at LRINet's (the profile's sizes, stated below the config), and where each gloss is
+# signed.
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # smoke|default|full: the study profile
+profile: str = "smoke"  # smoke|default|ablation|full: the study profile
 data: str = "runs/study-smoke/data"  # dataset root (PHOENIX-2014 layout); relative to the repo
 study_dir: str = "runs/study-smoke"  # the study folder: runs, results, executed notebooks
 interactive: bool = True  # build the ipywidgets browser (needs a live kernel)
 split: str = "train"  # the split to look at
 sentence: str = ""  # a video id; "" means the split's first
 frames_shown: int = 6  # frames in the static strip
-sizes: list[int] = [64, 32, 16]  # view sizes in px (teacher 64; LRINet 32 default, 16 smoke)
+sizes: list[int] = []  # view sizes in px; [] means the profile's: teacher, then LRINet's
 
 # %%
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from crkd_core import plots, study
 
@@ -26,6 +26,7 @@ study.session()  # plotly's renderer; CRKD errors shown as one line
 cfg = study.ExploreConfig.build(**study.cell_parameters(study.ExploreConfig, globals()))
 study.ensure_data(cfg.data, cfg.plan.data_profile, cfg.plan.data_seed)
 cfg.save()
+display(Markdown(study.views_text(cfg)))
 cfg.table()
 
 # %% [markdown]

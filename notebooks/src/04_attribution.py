@@ -8,7 +8,7 @@
 # their Grad-CAM maps are (after upsampling to a common size).
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # smoke|default|full: the study profile
+profile: str = "smoke"  # smoke|default|ablation|full: the study profile
 data: str = "runs/study-smoke/data"  # dataset root (PHOENIX-2014 layout); relative to the repo
 study_dir: str = "runs/study-smoke"  # the study folder: runs, results, executed notebooks
 interactive: bool = True  # the attribution explorer (needs a live kernel)
@@ -25,7 +25,7 @@ overlay_frames: int = 4  # frames with Grad-CAM overlays per sentence
 
 # %%
 import pandas as pd
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from crkd_core import study
 
@@ -42,10 +42,10 @@ similarity
 
 # %% [markdown]
 # ## Per sentence: attribution over time, then Grad-CAM overlays
-# Overlays show the frames with the most attribution; LRINet's smaller frames (32 px in the
-# default study, 16 px in smoke) are enlarged.
+# Overlays show the frames with the most attribution; LRINet's smaller frames are enlarged.
 
 # %%
+display(Markdown(study.views_text(cfg)))
 for fig in study.attribution_figures(cfg, results):
     display(fig)
 

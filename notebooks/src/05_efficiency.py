@@ -9,7 +9,7 @@
 # counts differ from the SignWorld models of 02, whose vocabulary is small.
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # smoke|default|full: the study profile
+profile: str = "smoke"  # smoke|default|ablation|full: the study profile
 data: str = "runs/study-smoke/data"  # dataset root; unused here but kept for the study
 study_dir: str = "runs/study-smoke"  # the study folder: runs, results, executed notebooks
 interactive: bool = True  # unused here

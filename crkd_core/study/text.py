@@ -1,0 +1,112 @@
+"""What the notebooks say about the study, drawn from its profile rather than typed into a
+markdown cell (a typed "LRINet sees 16 px" outlives the profile that made it true), and the
+headline as a table for reading (GMACs to three significant figures and their ratio to the
+teacher's computed before rounding, so that 0.214x never reads 0.25x)."""
+
+from __future__ import annotations
+
+from ..models.presets import PRESETS
+from .configs import DistillConfig, NotebookConfig, TeacherConfig
+from .profiles import StudyProfile
+
+
+def teacher_px(plan: StudyProfile) -> int:
+    return PRESETS.get(plan.preset).teacher.input_size
+
+
+def seeds_text(seeds) -> str:
+    seeds = list(seeds)
+    return f"seed {seeds[0]}" if len(seeds) == 1 else "seeds " + ", ".join(map(str, seeds))
+
+
+def views_text(cfg: NotebookConfig) -> str:
+    """Who sees which resolution in this study."""
+    plan, size = cfg.plan, cfg.plan.student_size
+    teacher = teacher_px(plan)
+    ratio = (
+        "half the teacher's, the paper's ratio"
+        if 2 * size == teacher
+        else (f"{size / teacher:.3g}x the teacher's side")
+    )
+    return (
+        f"In this study (profile `{plan.name}`, preset `{plan.preset}`) the teacher sees "
+        f"{teacher} px and LRINet {size} px ({ratio})."
+    )
+
+
+def rule_text(patience: int | None, min_epochs: int, epochs: int) -> str:
+    if not patience:
+        return f"every run trains {epochs} epochs (no plateau rule)"
+    floor = f", never before epoch {min(min_epochs, epochs)}" if min_epochs else ""
+    return (
+        f"at most {epochs} epochs, stopping once {patience} epochs in a row bring no dev WER "
+        f"0.5 points below the best{floor}"
+    )
+
+
+def teacher_text(cfg: TeacherConfig) -> str:
+    plan = cfg.plan
+    rule = rule_text(plan.teacher_patience, plan.teacher_min_epochs, cfg.epochs)
+    return (
+        f"{views_text(cfg)} This notebook trains {len(cfg.seeds)} teacher(s) "
+        f"({seeds_text(cfg.seeds)}): {rule}."
+    )
+
+
+def distill_text(cfg: DistillConfig) -> str:
+    """The nested design of 02, as this study runs it."""
+    plan = cfg.plan
+    teachers = list(dict.fromkeys(map(cfg.teacher_seed, cfg.seeds)))
+    rule = rule_text(plan.student_patience, plan.student_min_epochs, cfg.epochs)
+    return (
+        f"{views_text(cfg)} Each of {len(teachers)} teacher(s) ({seeds_text(teachers)}) "
+        f"teaches its own LRINet students at {cfg.student_size} px, one per arm: CRKD, no KD, "
+        f"and CRKD with recovered maps (student {seeds_text(cfg.seeds)}; student seed s learns "
+        f"from teacher seed s). Every student trains {rule}. The headline is each student's "
+        "gap to its own teacher: the teacher is the largest source of noise, so the study buys "
+        "teachers rather than more students per teacher."
+    )
+
+
+def headline_frame(rows: list[dict]):
+    """02's headline rows for reading: WER to two decimals, GMACs to three significant figures,
+    the GMACs ratio computed before rounding."""
+    import pandas as pd
+
+    shown = {
+        "model": "model",
+        "input_size": "px",
+        "wer": "test WER %",
+        "wer_std": "std",
+        "gap_difference": "gap to own teacher",
+        "gap_ci_low": "gap 95 % low",
+        "gap_ci_high": "gap 95 % high",
+        "seed_list": "seeds",
+        "gmacs_per_frame": "GMACs / frame",
+        "gmacs_ratio": "x teacher",
+        "params": "params",
+        "fps": "fps",
+    }
+    df = pd.DataFrame(rows)[list(shown)].rename(columns=shown)
+    for col in ("test WER %", "std", "gap to own teacher", "gap 95 % low", "gap 95 % high"):
+        df[col] = df[col].astype(float).round(2)
+    for col in ("GMACs / frame", "x teacher"):
+        df[col] = [f"{v:.3g}" for v in df[col]]
+    return df
+
+
+def scale_recover_text(grid: list[dict], size: int) -> str:
+    """What 03 says of scale against recover at `size`: the cost of each, from the grid's rows
+    (03's summary: one row per size and KD setting)."""
+    rows = {r["setting"]: r for r in grid if r["size"] == size}
+    scale, recover = rows.get("both"), rows.get("both-recover")
+    if scale is None or recover is None:
+        return f"_No complete scale and recover runs at {size} px in this study._"
+    ratio = recover["gmacs_per_frame"] / scale["gmacs_per_frame"]
+    return (
+        f"At {size} px the recover student costs {ratio:.3g}x the scale student's GMACs per "
+        f"frame ({recover['gmacs_per_frame']:.3g} against {scale['gmacs_per_frame']:.3g}), with "
+        f"test WER {recover['wer']:.1f} % against {scale['wer']:.1f} % (means over "
+        f"{recover['seeds']} and {scale['seeds']} runs). The comparison is not at equal cost: "
+        "read it on the plane above, where a point below and left of another is better on both."
+    )
