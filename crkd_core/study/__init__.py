@@ -11,8 +11,8 @@ A study executes the notebooks 00-05 in order on one dataset, and keeps everythi
     <study>/runs/recover-s32-e30-p3-min8-seed0/  CRKD with recovered maps (ResKD)
     <study>/runs/ablation/s16-both-e30-p3-min8-seed0/  other grid points
     <study>/runs/ablation/s32-both-a10-b1-e30-p3-min8-seed0/  a point of the KD-weight sweep
-    <study>/teacher-cache/                  the frozen teacher's outputs, shared by the students
-                                            of a seed (removed once every notebook is done)
+    <study>/teacher-cache/                  the frozen teachers' outputs, shared by the students
+                                            of a teacher (removed once every notebook is done)
     <study>/<notebook>/                     config.json, results (*.json), executed notebook
     <study>/reports/                        the HTML report, study.json and headline.tex
                                             (unless published elsewhere)

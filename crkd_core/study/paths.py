@@ -102,7 +102,7 @@ class StudyPaths:
 
     @property
     def teacher_cache(self) -> Path:
-        """The frozen teachers' outputs, shared by the students of a seed (`TeacherCache`)."""
+        """The frozen teachers' outputs, shared by the students of a teacher (`TeacherCache`)."""
         return self.root / "teacher-cache"
 
     def point_log(self, p: GridPoint) -> Path:
