@@ -174,3 +174,17 @@ def test_status_refuses_what_is_not_a_study(tmp_path, folder, says):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match=says):
         study_view(tmp_path / folder)
+
+
+def test_a_run_seen_complete_before_its_job_is_polled_counts_as_done(tmp_path):
+    """A notebook can find a run folder complete before the executor's next poll has recorded
+    its job as done: the run was made by this study, so it is done, not reused."""
+    from crkd_core.study.status import JobRecord, mark_reused, read_record, write_record
+
+    write_record(tmp_path, JobRecord("a", "running", "12_0", session="s1"))
+    assert mark_reused(tmp_path, "a").state == "done"
+    assert read_record(tmp_path, "a") == JobRecord("a", "done", "12_0", session="s1")
+    assert mark_reused(tmp_path, "a").state == "reused"  # what a later notebook is told
+    assert read_record(tmp_path, "a").state == "done"  # and the record keeps it done
+    assert mark_reused(tmp_path, "b", "local").state == "reused"  # made by another study
+    assert read_record(tmp_path, "b").state == "reused"

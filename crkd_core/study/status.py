@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from ..errors import ConfigError, FileFormatError
@@ -59,14 +59,15 @@ def write_record(study: Path, record: JobRecord) -> JobRecord:
 
 def mark_reused(study: Path, name: str, job: str = "") -> JobRecord:
     """Record a complete run as reused, unless its record already says it was done (by this
-    study: a later notebook that reuses it does not make it look reused)."""
-    record = JobRecord(name, "reused", job)
+    study: a later notebook that reuses it does not make it look reused). A run that this study
+    queued or was running and that is now complete was done by its job: a notebook can see the
+    finished run folder before the executor's next poll records it."""
     old = read_record(study, name)
-    return (
-        record
-        if old is not None and old.state in ("done", "reused")
-        else write_record(study, record)
-    )
+    if old is not None and old.state in ("done", "reused"):
+        return JobRecord(name, "reused", job)
+    if old is not None and old.state in ("queued", "running"):
+        return write_record(study, replace(old, state="done"))
+    return write_record(study, JobRecord(name, "reused", job))
 
 
 def read_record(study: Path, name: str) -> JobRecord | None:
