@@ -71,7 +71,6 @@ if not ARGS.spin:
 
 import datetime
 import platform
-import resource
 import statistics
 import subprocess
 import tempfile
@@ -88,6 +87,7 @@ from crkd_core.deploy.fuse import fold_conv_bn, to_channels_last
 from crkd_core.deploy.quantize import quantize_int8
 from crkd_core.deploy.runtime import OnnxRecognizer, TorchRecognizer
 from crkd_core.io import atomic_write_json
+from crkd_core.machine import peak_rss_mb
 from crkd_core.models import build_student, build_teacher
 
 ROOT = Path(__file__).resolve().parent
@@ -185,18 +185,6 @@ def parity(case: Case, reference: Case) -> float:
     lengths = torch.tensor([case.video.shape[1]])
     a = case.run(case.video, lengths).logits
     return float((a - reference.run(case.video, lengths).logits).abs().max())
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory, MiB: VmHWM of /proc/self/status.
-
-    Not `ru_maxrss`: Linux carries the parent's peak over fork and exec into it, so a child
-    started from a large parent would report the parent's peak.
-    """
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
 
 
 def memory_child(spec: str) -> None:

@@ -175,11 +175,7 @@ class PackedBiLSTM(BiLSTM):
     def _run(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         if x.shape[0] == 1 or bool((lengths == x.shape[1]).all()):
             return self.lstm(x)[0]
-        packed = nn.utils.rnn.pack_padded_sequence(
-            x, lengths.cpu(), batch_first=True, enforce_sorted=False
-        )
-        out = self.lstm(packed)[0]
-        return nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
+        return self._packed(x, lengths)
 
 
 def as_before(model: nn.Module) -> None:

@@ -108,3 +108,19 @@ def describe(facts: dict) -> dict[str, str]:
         ),
         "GPU": f"{gpu['name']} x{gpu['count']} (CUDA {gpu['cuda']})" if gpu else "none",
     }
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory, MiB: VmHWM of /proc/self/status.
+
+    Not `ru_maxrss` on Linux: it carries the parent's peak over fork and exec into a child, so a
+    child started from a large parent would report the parent's peak.
+    """
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        import resource  # not Linux: the best there is
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kb = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+    return int(kb) / 1024

@@ -52,17 +52,21 @@ def cpu_has_native_bf16() -> bool:
     return os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper() not in _NO_NATIVE_BF16
 
 
+def native_bf16(device: str) -> bool:
+    """Whether `device` ("cpu" or "cuda") computes bf16 natively."""
+    return torch.cuda.is_bf16_supported() if device == "cuda" else cpu_has_native_bf16()
+
+
 def resolve_amp(amp: str, device: str) -> str:
-    """The autocast precision of a run on `device` ("cpu" or "cuda"): none, bf16 or fp16."""
+    """The autocast precision of a run on `device` ("cpu" or "cuda"): none, bf16 or fp16. `auto`
+    is bf16 on a GPU that computes it natively, and fp32 on a CPU (module docstring)."""
     if amp not in AMP_CHOICES:
         raise ConfigError(f"--amp must be one of {', '.join(AMP_CHOICES)}, got {amp!r}")
     if amp == "fp16" and device != "cuda":
         raise ConfigError("--amp fp16 needs a CUDA device; on a CPU use bf16 or auto")
     if amp != "auto":
         return amp
-    if device == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "none"
-    return "none"  # on a CPU the trained network stays fp32 (module docstring)
+    return "bf16" if device == "cuda" and native_bf16(device) else "none"
 
 
 def resolve_teacher_amp(amp: str, device: str) -> str:
@@ -70,9 +74,7 @@ def resolve_teacher_amp(amp: str, device: str) -> str:
     bf16 wherever the device computes it natively, whatever the trained network uses."""
     if amp != "auto":
         return resolve_amp(amp, device)
-    if device == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "none"
-    return "bf16" if cpu_has_native_bf16() else "none"
+    return "bf16" if native_bf16(device) else "none"
 
 
 def resolve_channels_last(choice: str, device: str, role: str = "teacher") -> bool:

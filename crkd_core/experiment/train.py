@@ -29,6 +29,7 @@ from ..data.vocab import Vocab
 from ..distributed import DistEnv, barrier, init_distributed, shutdown
 from ..errors import CheckpointError, ConfigError, FileFormatError, NumericalError
 from ..losses.registry import kd_settings, recorded_terms
+from ..machine import peak_rss_mb
 from ..models.presets import Preset, build_student, build_teacher
 from ..models.pretrained import load_resnet18_trunk
 from ..options import MAX_SEED
@@ -437,16 +438,10 @@ def make_record(
 
 
 def peak_memory_mb(device: torch.device) -> float:
-    """The CUDA allocator's peak on a GPU; else this process's peak resident set (VmHWM), or 0
-    where /proc does not say."""
+    """The CUDA allocator's peak on a GPU; else this process's peak resident set."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    try:
-        status = Path("/proc/self/status").read_text()
-    except OSError:
-        return 0.0
-    kb = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")), 0)
-    return int(kb) / 1024
+    return peak_rss_mb()
 
 
 def shown(path: Path) -> str:
