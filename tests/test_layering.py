@@ -58,6 +58,7 @@ LAZY_OK = {
     "pandas",
     "papermill",
     "plotly",
+    "resource",  # Unix only: machine.peak_rss_mb falls back to it where /proc is missing
     "scipy",
     "torch",  # only in the CLI paths that must stay fast without it (crkd --help)
 }
