@@ -60,6 +60,21 @@ class TrainConfig:
     patience: int | None = None
     min_delta: float = 0.5
     min_epochs: int = 0
+    # the temporal head's learning rate over the rest's (a head initialised from a trained
+    # teacher's keeps what it knows while the frame trunk catches up: `crkd distill --head-lr`)
+    head_lr_scale: float = 1.0
+
+
+def param_groups(task: torch.nn.Module, params: list, head_lr_scale: float) -> list[dict]:
+    """The optimizer's groups: the model's temporal head at `head_lr_scale` times the
+    learning rate when that is not 1, everything else at it."""
+    model = getattr(task, "model", task)
+    head = getattr(model, "head", None)
+    ids = {id(p) for p in head.parameters()} if head is not None and head_lr_scale != 1 else set()
+    groups = [{"params": [p for p in params if id(p) not in ids], "lr_scale": 1.0}]
+    if ids:
+        groups.append({"params": [p for p in params if id(p) in ids], "lr_scale": head_lr_scale})
+    return groups
 
 
 def plateau_epoch(dev_wers: list[float], cfg: TrainConfig) -> int | None:
@@ -121,7 +136,11 @@ class Trainer:
         self.vocab = vocab
         self.progress = progress and env.is_main and not os.environ.get("CRKD_NO_PROGRESS")
         self.params = [p for p in task.parameters() if p.requires_grad]  # clipped every step
-        self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.optimizer = torch.optim.Adam(
+            param_groups(task, self.params, cfg.head_lr_scale),
+            lr=cfg.lr,
+            weight_decay=cfg.weight_decay,
+        )
         self.wrapped = DistributedDataParallel(self.task) if env.enabled else self.task
         self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp == "fp16")
         self.state = TrainState(history=[])
@@ -187,7 +206,7 @@ class Trainer:
     def train_one_epoch(self, loader, epoch: int) -> dict[str, float]:
         self.task.train()
         for g in self.optimizer.param_groups:
-            g["lr"] = self.lr_at(epoch)
+            g["lr"] = self.lr_at(epoch) * g.get("lr_scale", 1.0)  # not in older states
         loader.batch_sampler.set_epoch(epoch)
         loader.dataset.set_epoch(epoch)
         totals: dict[str, float] = {}

@@ -166,6 +166,29 @@ def test_lrinet_takes_the_presets_student_learning_rate(runs):
     assert lr == 5e-4
 
 
+def test_a_student_can_start_from_its_teachers_head_at_its_own_learning_rate(runs):
+    from crkd_core.checkpoint import load_model
+    from crkd_core.experiment.train import student_job
+    from crkd_core.trainer import param_groups
+
+    root, data, teacher, _ = runs
+    cfg = StudentRunConfig(
+        data=data, teacher=teacher, out=root / "h", head_init="teacher", head_lr=1.5e-3
+    )
+    model = student_job(cfg).task.model
+    taught = load_model(teacher)[0].head.state_dict()
+    assert all(torch.equal(v, taught[k]) for k, v in model.head.state_dict().items())
+    scale = cfg.train_config().head_lr_scale
+    assert scale == pytest.approx(1.5e-3 / 6e-3)
+    params = list(model.parameters())
+    groups = param_groups(model, params, scale)
+    assert [g["lr_scale"] for g in groups] == [1.0, scale]
+    assert {id(p) for p in groups[1]["params"]} == {id(p) for p in model.head.parameters()}
+    assert sum(len(g["params"]) for g in groups) == len(params)
+    with pytest.raises(ConfigError, match="--head-init teacher .* give --teacher"):
+        StudentRunConfig(data=data, kd="none", out=root / "x", head_init="teacher")
+
+
 def test_api_paths_become_paths_and_unknown_options_are_refused(tmp_path):
     cfg = TeacherRunConfig(data=str(tmp_path), out="r", cache_dir="c")
     assert isinstance(cfg.cache_dir, Path) and isinstance(cfg.data, Path)

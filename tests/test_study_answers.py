@@ -91,8 +91,8 @@ def test_no_kd_students_are_grouped_by_the_teacher_their_seed_is_paired_with(tmp
     assert list(runs["teacher"]) == ["teacher seed 0", "teacher seed 1"]  # 7 has no teacher
     nokd = {t: [r.name for r in rs] for t, rs in runs["nokd"].items()}
     assert nokd == {
-        "teacher seed 0": ["nokd-s32-e30-p3-min8-seed0", "nokd-s32-e30-p3-min8-seed7"],
-        "teacher seed 1": ["nokd-s32-e30-p3-min8-seed1"],
+        "teacher seed 0": ["nokd-s32-e20-p3-min14-seed0", "nokd-s32-e20-p3-min14-seed7"],
+        "teacher seed 1": ["nokd-s32-e20-p3-min14-seed1"],
     }
 
 

@@ -140,8 +140,11 @@ def test_the_default_plan_is_the_nested_headline_with_the_plateau_rule(tmp_path)
     arms = {(s.name.split("-")[0], s.values["seed"]) for s in plan.distill}
     assert arms == {(k, seed) for k in ("crkd", "nokd", "recover") for seed in (0, 1, 2)}
     for s in plan.distill:
-        assert (s.values["patience"], s.values["min_epochs"], s.epochs) == (3, 8, 30)
+        assert (s.values["patience"], s.values["min_epochs"], s.epochs) == (3, 14, 20)
         assert s.values["student_size"] == 32
+        # a taught student starts from its teacher's head; the no-KD one learns alone
+        want = "random" if s.name.startswith("nokd") else "teacher"
+        assert s.values["head_init"] == want
         teacher = s.values["teacher"]
         assert teacher is None or Path(teacher).name.endswith(f"-seed{s.values['seed']}")
 

@@ -24,8 +24,8 @@ def test_views_and_design_are_the_profiles(profile, px):
 
 def test_the_plateau_rule_is_stated_as_the_profile_sets_it():
     text = study.distill_text(build(study.DistillConfig, "default"))
-    assert "at most 30 epochs, stopping once 3 epochs in a row" in text
-    assert "never before epoch 8" in text
+    assert "at most 20 epochs, stopping once 3 epochs in a row" in text
+    assert "never before epoch 14" in text
     teacher = study.teacher_text(build(study.TeacherConfig, "default"))
     assert "3 teacher(s) (seeds 0, 1, 2)" in teacher and "never before epoch 12" in teacher
     assert "no plateau rule" in study.distill_text(build(study.DistillConfig, "smoke"))

@@ -8,7 +8,7 @@ and `train_config()` is the one place where those defaults are resolved.
 from __future__ import annotations
 
 import argparse
-from dataclasses import Field, dataclass, fields
+from dataclasses import Field, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import torch
 
 from ..errors import ConfigError, DataError
 from ..losses.registry import Terms, kd_label, parse_kd, resolve_kd
-from ..models.presets import PRESETS, STUDENT_VARIANTS, Preset
+from ..models.presets import HEAD_INITS, PRESETS, STUDENT_VARIANTS, Preset
 from ..options import (
     MAX_SEED,
     beam_width,
@@ -333,6 +333,15 @@ class StudentRunConfig(RunConfig):
         parse=Path,
         help="folder of the frozen teacher's outputs, shared by students of one seed",
     )
+    head_init: str = option(
+        "random",
+        choices=HEAD_INITS,
+        help="LRINet's temporal head starts random, or as the teacher's trained head (the "
+        "preset must give both one head: cpu does)",
+    )
+    head_lr: float | None = option(
+        None, parse=positive_float, help="the temporal head's learning rate (default: --lr's)"
+    )
 
     def validate(self) -> None:
         super().validate()
@@ -340,12 +349,15 @@ class StudentRunConfig(RunConfig):
         check_non_negative("alpha", self.alpha)
         check_non_negative("beta", self.beta)
         check_positive("temperature", self.temperature, float)
+        check_positive("head_lr", self.head_lr, float)
         if self.feature_kd not in (None, self.student_variant) and self.student_variant != "scale":
             raise ConfigError("--feature-kd is the old name of --student-variant: give one")
         if self.student_size is not None and self.student_size < 8:
             raise ConfigError(f"--student-size must be at least 8 px, got {self.student_size}")
         terms = self.kd_terms()  # refuses an unknown term or option
         if self.teacher is None:
+            if self.head_init == "teacher":
+                raise ConfigError("--head-init teacher copies the teacher's head: give --teacher")
             if terms:
                 raise ConfigError(
                     f"--kd {self.kd_label} needs --teacher (only --kd none trains alone)"
@@ -360,6 +372,12 @@ class StudentRunConfig(RunConfig):
     def default_lr(self) -> float:
         p = self.preset_spec
         return p.lr if p.student_lr is None else p.student_lr
+
+    def train_config(self) -> TrainConfig:
+        train = super().train_config()
+        if self.head_lr is None:
+            return train
+        return replace(train, head_lr_scale=self.head_lr / train.lr)
 
     @property
     def input_size(self) -> int:

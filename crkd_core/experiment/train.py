@@ -30,7 +30,7 @@ from ..distributed import DistEnv, barrier, init_distributed, shutdown
 from ..errors import CheckpointError, ConfigError, FileFormatError, NumericalError
 from ..losses.registry import kd_settings, recorded_terms
 from ..machine import peak_rss_mb
-from ..models.presets import Preset, build_student, build_teacher
+from ..models.presets import Preset, build_student, build_teacher, init_head_from
 from ..models.pretrained import load_resnet18_trunk
 from ..options import MAX_SEED
 from ..pipeline import build_vocab, check_ctc_lengths, load_split, make_loader, open_layout
@@ -113,7 +113,8 @@ def stale_settings(run: RunDir, cfg: RunConfig) -> list[str]:
     old.setdefault("augment_seed", old.get("seed"))  # a run made before it drew from its seed
     if isinstance(cfg, StudentRunConfig):
         terms = cfg.kd_terms()
-        want |= {"kd": cfg.kd_label, "student_variant": cfg.variant}
+        want |= {"kd": cfg.kd_label, "student_variant": cfg.variant, "head_init": cfg.head_init}
+        old.setdefault("head_init", "random")  # made before a head could start as the teacher's
         want["view.student_size"] = cfg.input_size
         # the terms' weights and options, in either spelling of config.json (a run made before
         # KD terms had names holds kd, alpha, beta and temperature); a weight counts only where
@@ -171,6 +172,8 @@ def student_job(cfg: StudentRunConfig) -> Job:
     augment = augment_seed(cfg)
     seed_everything(cfg.seed)
     student = build_student(cfg.preset_spec, len(vocab), size, variant=cfg.variant)
+    if cfg.head_init == "teacher":
+        init_head_from(student, teacher)
     terms = cfg.kd_terms()
     teacher_amp = resolve_teacher_amp(cfg.amp, cfg.device_type()) if terms else "none"
     task = Distiller(
@@ -182,7 +185,12 @@ def student_job(cfg: StudentRunConfig) -> Job:
         teacher_run=str(cfg.teacher) if cfg.teacher is not None else "",
         teacher_input_size=tview.teacher_size,
     )
-    extra = {"kd": cfg.kd_label, **info.to_json(), "teacher_amp": teacher_amp}
+    extra = {
+        "kd": cfg.kd_label,
+        **info.to_json(),
+        "teacher_amp": teacher_amp,
+        "head_init": cfg.head_init,
+    }
     return Job(
         role="student",
         task=task,

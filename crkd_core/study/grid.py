@@ -69,6 +69,8 @@ def point_spec(cfg: DistillConfig, p: GridPoint, label: str = "") -> RunSpec:
         "min_epochs": p.min_epochs or None,
         "seed": p.seed,
         "teacher_cache": cfg.paths.teacher_cache,
+        # a taught student's head starts as its teacher's; a no-KD student's, random
+        "head_init": "random" if s.kd == "none" else cfg.plan.student_head_init,
     }
     return RunSpec("student", values, origin(cfg), label or p.name)
 

@@ -62,9 +62,22 @@ def distill_text(cfg: DistillConfig) -> str:
         f"{views_text(cfg)} Each of {len(teachers)} teacher(s) ({seeds_text(teachers)}) "
         f"teaches its own LRINet students at {cfg.student_size} px, one per arm: CRKD, no KD, "
         f"and CRKD with recovered maps (student {seeds_text(cfg.seeds)}; student seed s learns "
-        f"from teacher seed s). Every student trains {rule}. The headline is each student's "
+        f"from teacher seed s). {head_text(plan.student_head_init)}Every student trains "
+        f"{rule}, its learning rate decaying (cosine) over the {cfg.epochs}. The headline is "
+        "each student's "
         "gap to its own teacher: the teacher is the largest source of noise, so the study buys "
         "teachers rather than more students per teacher."
+    )
+
+
+def head_text(head_init: str) -> str:
+    """How the students' temporal heads start (`StudyProfile.student_head_init`)."""
+    if head_init != "teacher":
+        return ""
+    return (
+        "A taught student's temporal head (1D convolutions, BiLSTM, classifier) starts as its "
+        "teacher's trained head, which LRINet's frame vector feeds from the first step; the "
+        "no-KD student's starts random, with the same sizes. "
     )
 
 
