@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..cost import costs_side_by_side
 from ..models.presets import PRESETS, build_student, build_teacher
 from .configs import EfficiencyConfig
 from .paths import resolve_path
+from .speed import study_costs
 
 
 def efficiency(cfg: EfficiencyConfig) -> list[dict]:
@@ -20,12 +21,21 @@ def efficiency(cfg: EfficiencyConfig) -> list[dict]:
         models = {"teacher": build_teacher(p, cfg.classes)}
         models |= {f"lrinet-{s}": build_student(p, cfg.classes, s) for s in sizes}
         models["lrinet-recover"] = build_student(p, cfg.classes, p.student_size, "recover")
-        res = costs_side_by_side(models, cfg.frames, cfg.repeats, cfg.min_seconds)
+        res = study_costs(cfg.paths.root, preset, models, replace(cfg.plan, **timing(cfg)))
         rows += [
             {"preset": preset, "model": name, **{k: v for k, v in r.items() if k != "fps_runs"}}
             for name, r in res.items()
         ]
     return rows
+
+
+def timing(cfg: EfficiencyConfig) -> dict[str, Any]:
+    """05's clip length and repeats (its parameters, the profile's when unset)."""
+    return {
+        "profile_frames": cfg.frames,
+        "profile_repeats": cfg.repeats,
+        "profile_seconds": cfg.min_seconds,
+    }
 
 
 def benchmark_results(folder: str | Path):

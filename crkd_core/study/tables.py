@@ -6,7 +6,6 @@ import math
 from pathlib import Path
 
 from ..checkpoint import load_model
-from ..cost import costs_side_by_side
 from ..data.synthetic import METADATA_FILE, read_metadata
 from ..experiment import RunRecord
 from ..experiment.compare import predictions
@@ -15,11 +14,11 @@ from ..explain import confusions as confusion_table
 from ..stats import summarize_seeds
 from ..trainer import TrainConfig, plateau_epoch
 from .compare import teacher_gaps
-from .configs import DistillConfig
+from .configs import DistillConfig, NotebookConfig
 from .convergence import Convergence
 from .explore import gloss_groups
 from .paths import resolve_path
-from .profiles import StudyProfile
+from .speed import study_costs
 from .training import MODEL_LABELS, STUDENT_KINDS, read_log, require_complete
 
 
@@ -63,20 +62,19 @@ def confusions(run: Path, data: str | Path, split: str = "test", k: int = 15):
     return confusion_table(refs, hyps, gloss_groups(data), k)
 
 
-def measure_runs(runs: dict[str, Path], plan: StudyProfile) -> dict[str, dict]:
-    """Params, GMACs/frame and fps of trained models, measured side by side (interleaved)."""
+def measure_runs(runs: dict[str, Path], cfg: NotebookConfig) -> dict[str, dict]:
+    """Params, GMACs/frame and fps of trained models: each architecture as the study first
+    timed it (`speed.study_costs`: one fps per model on every page)."""
     models = {name: load_model(run)[0] for name, run in runs.items()}
-    return costs_side_by_side(
-        models, plan.profile_frames, plan.profile_repeats, plan.profile_seconds
-    )
+    return study_costs(cfg.paths.root, cfg.plan.preset, models, cfg.plan)
 
 
-def add_fps(rows: list[dict], plan: StudyProfile) -> list[dict]:
-    """Measure one model per architecture (size, variant) and give its fps to every row."""
+def add_fps(rows: list[dict], cfg: NotebookConfig) -> list[dict]:
+    """Give every row its architecture's (size, variant) fps, as the study timed it."""
     arch = {}
     for r in rows:
         arch.setdefault(f"s{r['size']}-{r['variant']}", Path(r["run"]))
-    fps = {k: v["fps"] for k, v in measure_runs(arch, plan).items()} if arch else {}
+    fps = {k: v["fps"] for k, v in measure_runs(arch, cfg).items()} if arch else {}
     return [{**r, "fps": fps[f"s{r['size']}-{r['variant']}"]} for r in rows]
 
 
@@ -111,10 +109,9 @@ def headline(cfg: DistillConfig) -> list[dict]:
         "teacher": {s: cfg.teacher_run(s) for s in cfg.seeds},
         **{k: {s: cfg.student_run(k, s) for s in cfg.seeds} for k in STUDENT_KINDS},
     }
-    # LRINet with and without KD is one network: time it once, so that noise can't split them.
-    first = {k: require_complete(v[cfg.seeds[0]], k) for k, v in runs.items() if k != "nokd"}
-    speed = measure_runs(first, cfg.plan)
-    speed["nokd"] = speed["crkd"]
+    # LRINet with and without KD is one network: one entry of the study's costs
+    first = {k: require_complete(v[cfg.seeds[0]], k) for k, v in runs.items()}
+    speed = measure_runs(first, cfg)
     rows = []
     for kind, by_seed in runs.items():
         for seed, run in by_seed.items():

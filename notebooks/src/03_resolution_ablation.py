@@ -50,7 +50,7 @@ study.status_table(statuses)
 # per architecture, measured side by side).
 
 # %%
-grid = study.summarise(study.add_fps(study.grid_rows(cfg), cfg.plan), ["size", "setting"])
+grid = study.summarise(study.add_fps(study.grid_rows(cfg), cfg), ["size", "setting"])
 cfg.write_result("grid", grid.to_dict("records"))
 grid
 
