@@ -228,3 +228,31 @@ def test_damaged_kd_terms_in_metrics_are_refused(teacher, tmp_path, kd_terms, er
     atomic_write_json(tmp_path / "metrics.json", read_json(run / "metrics.json") | student)
     with pytest.raises(FileFormatError, match=error):
         RunRecord.read(tmp_path)
+
+
+def test_gloss_logit_kd_leaves_the_blank_out():
+    """`logit-gloss`: the KL over glosses alone, on the teacher's gloss frames. A student that
+    differs from its teacher only in the blank's logit, or only on the teacher's blank frames,
+    has nothing to learn from it; one that ranks the glosses otherwise does."""
+    from crkd_core.losses.kd_logits import GlossLogitKD
+
+    term = KD_TERMS.get("logit-gloss")
+    assert (term.weight, term.options) == (5.0, {"T": 2.0})
+    loss = term.build("scale", T=2.0)
+    assert isinstance(loss, GlossLogitKD) and str(loss) == "T^2*KL_gloss(T=2)"
+    torch.manual_seed(0)
+    zt = torch.randn(2, 5, 6)
+    zt[:, :2, 0] = 10.0  # the teacher's blank frames: 0 and 1 of each clip
+    lengths = torch.tensor([5, 4])
+    teacher = SLROutput(zt, lengths)
+    blank_only = zt.clone()
+    blank_only[..., 0] += 3.0  # the student's blank is all that differs
+    blank_only[:, :2] = torch.randn(2, 2, 6)  # and anything on the teacher's blank frames
+    assert float(loss(SLROutput(blank_only, lengths), teacher)) == pytest.approx(0.0, abs=1e-6)
+    other = zt.clone()
+    other[:, 2:, 1:] = other[:, 2:, 1:].flip(-1)
+    assert float(loss(SLROutput(other, lengths), teacher)) > 0.01
+    assert parse_kd("feature,logit-gloss=3:T=1") == {
+        "feature": {},
+        "logit-gloss": {"weight": 3.0, "T": 1.0},
+    }

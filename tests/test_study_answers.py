@@ -64,8 +64,13 @@ def test_equal_arms_are_a_tie_and_scale_vs_recover_says_it_is_not_at_equal_cost(
     c = answer(cfg, QUESTIONS[2], synthetic({"crkd": 1, "recover": 1}))
     assert c["key"] == "scale_vs_recover" and c["difference"] == 0.0 and c["tie"]
     assert c["answer"].startswith("Tie: LRINet + CRKD (32 px) and LRINet + CRKD, recovered")
+    assert "(36 px)" in c["answer"]  # the default's recover student, at the scale one's cost
     assert "Not at equal cost: the recover student costs 0.691x" in c["answer"]
     assert (c["cost_ratio"], c["at_equal_cost"]) == (0.6912, False)
+    monkeypatch.setattr(compare, "gmacs_ratio", lambda runs, a, b: 0.978)
+    c = answer(cfg, QUESTIONS[2], synthetic({"crkd": 1, "recover": 1}))
+    assert "At equal cost: the recover student costs 0.978x" in c["answer"]
+    assert c["at_equal_cost"]
 
 
 def test_the_teachers_spread_is_in_the_interval(cfg):

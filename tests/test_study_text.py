@@ -3,6 +3,8 @@ the profile), and the headline reads its GMACs ratio before rounding (0.214x, ne
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from crkd_core import study
@@ -81,6 +83,13 @@ def test_scale_against_recover_states_the_cost_ratio_from_the_runs():
             "seeds": 3,
         },
     ]
-    text = study.scale_recover_text(grid, 32)
-    assert "costs 0.69x the scale student's GMACs" in text and "not at equal cost" in text
-    assert "No complete scale and recover runs" in study.scale_recover_text(grid, 16)
+    smoke = build(study.DistillConfig, "smoke")  # both at the one student size
+    text = study.scale_recover_text(grid, replace(smoke, student_size=32))
+    assert "costs 0.69x the scale student's (32 px) GMACs" in text
+    assert "not at equal cost" in text
+    assert "No complete scale (16 px)" in study.scale_recover_text(grid, smoke)
+    # the default's headline: the recover student at 36 px, where the costs match
+    equal = [grid[0], {**grid[1], "size": 36, "gmacs_per_frame": 0.0105}]
+    text = study.scale_recover_text(equal, build(study.DistillConfig, "default"))
+    assert "The recover student (36 px) costs 0.981x" in text
+    assert "They compare at equal cost." in text

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..errors import VocabError
 
 BLANK = "<blank>"
+BLANK_INDEX = 0  # the blank is always the first token
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from ..experiment import RunRecord
 from ..experiment.compare import system_errors
 from ..stats import NestedComparison, StatsError, nested_bootstrap, nested_verdict
 from .configs import DistillConfig
+from .profiles import EQUAL_COST, HEADLINE_ARMS
 from .training import MODEL_LABELS, STUDENT_KINDS, require_complete
 
 TEACHER = "teacher"
@@ -110,7 +111,7 @@ def student_runs(runs: dict[str, dict[str, list[Path]]], arm: str) -> int:
 def arm_label(cfg: DistillConfig, arm: str) -> str:
     if arm == TEACHER:
         return "its own teacher"
-    return f"{MODEL_LABELS[arm]} ({cfg.student_size} px)"
+    return f"{MODEL_LABELS[arm]} ({cfg.headline_size(HEADLINE_ARMS[arm])} px)"
 
 
 def gmacs_ratio(runs: dict[str, dict[str, list[Path]]], a: str, b: str) -> float:
@@ -139,11 +140,13 @@ def answer(cfg: DistillConfig, q: Question, errors: ArmErrors) -> dict:
     }
     if q.key == "scale_vs_recover":
         ratio = gmacs_ratio(errors.runs, q.b, q.a)
+        equal = abs(ratio - 1) <= EQUAL_COST
         sentence += (
-            f" Not at equal cost: the recover student costs {ratio:.3g}x the scale student's "
-            "GMACs per frame (both are on the WER-against-cost plane of 03)."
+            f" {'At' if equal else 'Not at'} equal cost: the recover student costs "
+            f"{ratio:.3g}x the scale student's GMACs per frame (both are on the "
+            "WER-against-cost plane of 03)."
         )
-        out |= {"cost_ratio": ratio, "at_equal_cost": False}
+        out |= {"cost_ratio": ratio, "at_equal_cost": equal}
     return {**out, "answer": sentence}
 
 

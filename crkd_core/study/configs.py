@@ -269,7 +269,7 @@ class DistillConfig(TeacherConfig):
         arm; `min_epochs` no more than `epochs`)."""
         patience = self.plan.student_patience
         return GridPoint(
-            size=size or self.student_size,
+            size=size or self.headline_size(setting),
             setting=setting,
             epochs=self.epochs,
             seed=seed,
@@ -277,6 +277,18 @@ class DistillConfig(TeacherConfig):
             patience=patience,
             min_epochs=min(self.plan.student_min_epochs, self.epochs) if patience else 0,
         )
+
+    def headline_size(self, setting: str) -> int:
+        """The input size of a headline arm: the recover student's own (`recover_size`, at the
+        scale student's cost), else the notebook's `student_size`."""
+        recover = self.plan.recover_size
+        if (
+            setting == HEADLINE_ARMS["recover"]
+            and recover
+            and self.student_size == (self.plan.student_size)
+        ):
+            return recover
+        return self.student_size
 
     def student_run(self, kind: str, seed: int) -> Path:
         """The run of a headline arm (`HEADLINE_ARMS`: crkd, nokd, recover) for a seed."""

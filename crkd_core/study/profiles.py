@@ -54,8 +54,16 @@ KD_SETTINGS = {
         KDSetting(
             "both-recover", "feature,logit", "recover", "feature (recovered scale) + logit KD"
         ),
+        # the logit term's variants (the ablation's): at a lower temperature, and over the
+        # glosses alone, without the CTC blank that most teacher frames are spent on
+        KDSetting("both-t2", "feature,logit:T=2", "scale", "feature + logit KD at T = 2"),
+        KDSetting(
+            "both-gloss", "feature,logit-gloss", "scale", "feature + logit KD without the blank"
+        ),
     )
 }
+# the settings every size of the full grid runs (the logit variants run at the headline's size)
+BASE_SETTINGS = ("none", "feature-scale", "feature-recover", "logit", "both", "both-recover")
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,11 @@ class StudyProfile:
     student_patience: int | None = None
     student_min_epochs: int = 0
     student_size: int = 32  # the paper's ratio: half the cpu teacher's 64 px
+    # the headline's recover student's input size (None: student_size). A recovered map is
+    # half the scale map's side, so at one input size the recover student is the cheaper one;
+    # at this size its GMACs per frame equal the scale student's, and the two compare at equal
+    # cost (the grid's recover points keep their own sizes)
+    recover_size: int | None = None
     # how a taught LRINet's temporal head starts (`crkd distill --head-init`): as its
     # teacher's trained head, or random; a no-KD student's is always random
     student_head_init: str = "teacher"
@@ -116,6 +129,10 @@ class StudyProfile:
         if self.student_min_epochs > self.student_epochs:
             raise StudyError(f"profile {self.name}: student_min_epochs exceeds student_epochs")
 
+
+# Two students whose GMACs per frame differ by at most this fraction compare at equal cost
+# (the headline's recover student, at `recover_size`, is 0.978x the scale student's).
+EQUAL_COST = 0.05
 
 # The headline's arms, by the prefix of their run folders (`runs/crkd-s32-...`): every teacher
 # teaches one student of each. Scale vs recover is CRKD with the frame map at the teacher's size
@@ -171,6 +188,9 @@ STUDY_PROFILES.register("default")(
         student_patience=3,
         student_min_epochs=14,
         student_size=32,  # the paper's ratio: half the teacher's 64 px
+        # recover at 36 px: 0.978x the GMACs per frame of scale at 32 px (at 32 px: 0.74x;
+        # 34 px 0.953x, 37 px 1.039x; `cost.gmacs_per_frame`, 32-frame clips)
+        recover_size=36,
         grid=(),  # the other questions are the `ablation` profile's
         attribution_sentences=2,
         ig_steps=32,
@@ -188,6 +208,7 @@ STUDY_PROFILES.register("ablation")(
         name="ablation",
         grid=(
             GridBlock((32,), ("feature-scale", "logit"), seeds=(0,)),
+            GridBlock((32,), ("both-t2", "both-gloss"), seeds=(0,)),
             GridBlock((16,), ("none", "both"), seeds=(0,)),
         ),
         kd_weights=((10.0, 1.0), (10.0, 25.0), (30.0, 5.0), (3.0, 5.0)),
@@ -203,7 +224,10 @@ STUDY_PROFILES.register("full")(
         student_epochs=20,  # the default's rule: cosine over the cap, flat from epoch 14
         student_patience=3,
         student_min_epochs=14,
-        grid=(GridBlock((16, 24, 32, 48), tuple(KD_SETTINGS)),),
+        grid=(
+            GridBlock((16, 24, 32, 48), BASE_SETTINGS),
+            GridBlock((32,), ("both-t2", "both-gloss")),
+        ),
         teacher_seeds=(0, 1, 2),
         teacher_patience=4,
         teacher_min_epochs=12,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..models.presets import PRESETS
 from .configs import DistillConfig, NotebookConfig, TeacherConfig
-from .profiles import StudyProfile
+from .profiles import EQUAL_COST, HEADLINE_ARMS, StudyProfile
 
 
 def teacher_px(plan: StudyProfile) -> int:
@@ -61,13 +61,22 @@ def distill_text(cfg: DistillConfig) -> str:
     return (
         f"{views_text(cfg)} Each of {len(teachers)} teacher(s) ({seeds_text(teachers)}) "
         f"teaches its own LRINet students at {cfg.student_size} px, one per arm: CRKD, no KD, "
-        f"and CRKD with recovered maps (student {seeds_text(cfg.seeds)}; student seed s learns "
+        f"and CRKD with recovered maps{recover_text(cfg)} (student {seeds_text(cfg.seeds)}; "
+        "student seed s learns "
         f"from teacher seed s). {head_text(plan.student_head_init)}Every student trains "
         f"{rule}, its learning rate decaying (cosine) over the {cfg.epochs}. The headline is "
         "each student's "
         "gap to its own teacher: the teacher is the largest source of noise, so the study buys "
         "teachers rather than more students per teacher."
     )
+
+
+def recover_text(cfg: DistillConfig) -> str:
+    """Where the recover student has its own input size: which, and why."""
+    size = cfg.headline_size(HEADLINE_ARMS["recover"])
+    if size == cfg.student_size:
+        return ""
+    return f" at {size} px, where its GMACs per frame match the scale student's"
 
 
 def head_text(head_init: str) -> str:
@@ -108,18 +117,31 @@ def headline_frame(rows: list[dict]):
     return df
 
 
-def scale_recover_text(grid: list[dict], size: int) -> str:
-    """What 03 says of scale against recover at `size`: the cost of each, from the grid's rows
-    (03's summary: one row per size and KD setting)."""
-    rows = {r["setting"]: r for r in grid if r["size"] == size}
-    scale, recover = rows.get("both"), rows.get("both-recover")
+def scale_recover_text(grid: list[dict], cfg: DistillConfig) -> str:
+    """What 03 says of the headline's scale student against its recover student (each at its
+    size): the cost of each, from the grid's rows (03's summary: one row per size and KD
+    setting), and whether they compare at equal cost."""
+    size, recover_size = cfg.student_size, cfg.headline_size(HEADLINE_ARMS["recover"])
+    scale = next((r for r in grid if r["setting"] == "both" and r["size"] == size), None)
+    recover = next(
+        (r for r in grid if r["setting"] == "both-recover" and r["size"] == recover_size), None
+    )
     if scale is None or recover is None:
-        return f"_No complete scale and recover runs at {size} px in this study._"
+        return (
+            f"_No complete scale ({size} px) and recover ({recover_size} px) runs in this study._"
+        )
     ratio = recover["gmacs_per_frame"] / scale["gmacs_per_frame"]
+    equal = abs(ratio - 1) <= EQUAL_COST
+    verdict = (
+        "They compare at equal cost."
+        if equal
+        else "The comparison is not at equal cost: read it on the plane above, where a point "
+        "below and left of another is better on both."
+    )
     return (
-        f"At {size} px the recover student costs {ratio:.3g}x the scale student's GMACs per "
-        f"frame ({recover['gmacs_per_frame']:.3g} against {scale['gmacs_per_frame']:.3g}), with "
-        f"test WER {recover['wer']:.1f} % against {scale['wer']:.1f} % (means over "
-        f"{recover['seeds']} and {scale['seeds']} runs). The comparison is not at equal cost: "
-        "read it on the plane above, where a point below and left of another is better on both."
+        f"The recover student ({recover_size} px) costs {ratio:.3g}x the scale student's "
+        f"({size} px) GMACs per frame ({recover['gmacs_per_frame']:.3g} against "
+        f"{scale['gmacs_per_frame']:.3g}), with test WER {recover['wer']:.1f} % against "
+        f"{scale['wer']:.1f} % (means over {recover['seeds']} and {scale['seeds']} runs). "
+        f"{verdict}"
     )

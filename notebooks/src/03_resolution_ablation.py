@@ -78,7 +78,7 @@ sweep
 # the plane above shows both; the hierarchical answer (02, and the index) is not at equal cost.
 
 # %%
-Markdown(study.scale_recover_text(grid.to_dict("records"), cfg.student_size))
+Markdown(study.scale_recover_text(grid.to_dict("records"), cfg))
 
 # %%
 study.check_grid(statuses)
