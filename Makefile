@@ -42,7 +42,7 @@ test: venv sysdeps web
 	@echo "the numerics-marked tests again, on AVX2 kernels ($(PIN_AVX2))"
 	$(PIN_AVX2) $(PY) -m pytest -m numerics $(PYTEST_ARGS)
 
-study: venv
+study: venv web  # web: onnxruntime-web for the report's live demo page
 	$(KERNEL_ENV) $(VENV)/bin/crkd study --profile $(PROFILE) --jobs $(JOBS) $(STUDY_FLAGS)
 
 # JupyterLab on notebooks/ from the venv, so its `python3` kernel is the venv's python (the

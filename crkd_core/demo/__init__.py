@@ -51,8 +51,9 @@ def ort_dist() -> Path:
     missing = [f for f in ORT_FILES if not (dist / f).is_file()]
     if missing:
         raise ToolMissingError(
-            f"onnxruntime-web is not installed ({dist} lacks {', '.join(missing)}): run "
-            "`npm ci --prefix web` in the repository (it comes from the npm registry)"
+            f"onnxruntime-web is not installed ({dist.relative_to(root)} lacks "
+            f"{', '.join(missing)}): run `npm ci --prefix web` in the repository (it comes "
+            "from the npm registry)"
         )
     return dist
 
