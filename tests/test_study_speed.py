@@ -35,6 +35,9 @@ def test_an_architecture_is_timed_once_and_read_by_every_later_page(tmp_path, mo
     )
     assert len(calls) == 2 and len(calls[1]) == 1  # only the 16 px LRINet was new
     assert later["t"]["fps"] == first["teacher"]["fps"]
+    # another classifier is another model (05 sizes its models for PHOENIX-2014)
+    speed.study_costs(tmp_path, "cpu", {"t": build_teacher("cpu", 1296)}, plan)
+    assert len(calls) == 3
 
 
 @pytest.mark.parametrize("text", ["[1]", '{"a": {"params": 1, "gmacs_per_frame": 1, "fps": NaN}}'])

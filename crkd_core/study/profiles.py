@@ -224,6 +224,7 @@ STUDY_PROFILES.register("full")(
         student_epochs=20,  # the default's rule: cosine over the cap, flat from epoch 14
         student_patience=3,
         student_min_epochs=14,
+        recover_size=36,  # the headline's recover student at the scale student's cost
         grid=(
             GridBlock((16, 24, 32, 48), BASE_SETTINGS),
             GridBlock((32,), ("both-t2", "both-gloss")),

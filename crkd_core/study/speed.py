@@ -5,7 +5,8 @@ several tables: 02's headline, 03's grid and 05's cost table. Timed in each, one
 1,962, 2,767 and 2,254 fps on three pages. Here the first page that needs an architecture
 times it (side by side with the others it needs, `cost.costs_side_by_side`) and records the
 result in `<study>/costs.json`; later pages read it. fps depends on the architecture, not on
-the weights, so a trained LRINet and a fresh one of the same config share their entry.
+the weights, so a trained LRINet and a fresh one of the same config and classes share their
+entry; 05's PHOENIX-sized classifiers are other models, and have entries of their own.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ NUMBERS = ("params", "gmacs_per_frame", "fps")
 
 
 def arch_key(preset: str, model: SLRNet, frames: int) -> str:
-    """What an fps depends on: the preset's network of this role, variant and input size, and
+    """What an fps depends on: the preset's network of this role, variant and input size, its
+    classifier's classes (05 sizes it for PHOENIX-2014, the trained runs for their data), and
     the clip length it was timed on."""
     c = model.cfg
-    return f"{preset}/{c.role}-{c.variant}-{c.input_size}px-{frames}f"
+    return f"{preset}/{c.role}-{c.variant}-{c.input_size}px-{model.num_classes}c-{frames}f"
 
 
 def read_costs(path: Path) -> dict[str, dict]:
