@@ -24,10 +24,12 @@ an adaptive average pool. This stride rule is our reconstruction:
 At half the teacher's resolution this makes LRINet the teacher without its max-pool: its stem
 output has the teacher's stage-1 size, and every stage runs at the teacher's resolution (paper:
 56-28-14-7 from 112 px; cpu: 16-8-4-4 from 32 px). The widths follow the same rule in both
-presets: half the teacher's in the stem, the first three stages and the head; half its blocks
-per stage, at least one. Only the last stage differs: `paper` keeps the teacher's 512
-channels; `cpu` narrows it to 48 and reaches the teacher's 128 channels with a 1x1 projection.
-At half resolution LRINet then costs 0.17x (`paper`) and 0.22x (`cpu`) the teacher's GMACs per
+presets: half the teacher's in the stem and the first three stages; half its blocks per
+stage, at least one. `paper`'s head is half the teacher's too; `cpu`'s is the teacher's own.
+In the last stage `paper` keeps the teacher's 512 channels; `cpu` narrows it to 48 and reaches
+the teacher's 128 channels with a 1x1 projection.
+At half resolution LRINet then costs 0.17x (`paper`) and 0.26x (`cpu`, whose LRINet has the
+teacher's temporal head; 0.22x with the narrower head it had) the teacher's GMACs per
 frame (`crkd profile`).
 """
 
@@ -215,8 +217,8 @@ register_preset(
         ),
         # LRINet: the teacher's widths halved (as `paper`), a last stage of 48 and a 1x1
         # projection to the teacher's 128 channels, so its 4x4x128 map matches the teacher's.
-        # At 32 px: 0.22x the teacher's GMACs (was 0.79x with widths 16-24-32-64, head 96,
-        # strides placed last); a last stage of 64 would be 0.27x.
+        # At 32 px: 0.26x the teacher's GMACs with the head below (0.22x with a head of 64 and
+        # 64; it was 0.79x with widths 16-24-32-64, head 96, strides placed last).
         student_trunk=TrunkConfig(
             widths=(8, 16, 32, 48),
             blocks=(1, 1, 1, 1),

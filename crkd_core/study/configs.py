@@ -282,11 +282,8 @@ class DistillConfig(TeacherConfig):
         """The input size of a headline arm: the recover student's own (`recover_size`, at the
         scale student's cost), else the notebook's `student_size`."""
         recover = self.plan.recover_size
-        if (
-            setting == HEADLINE_ARMS["recover"]
-            and recover
-            and self.student_size == (self.plan.student_size)
-        ):
+        at_profile_size = self.student_size == self.plan.student_size
+        if setting == HEADLINE_ARMS["recover"] and recover and at_profile_size:
             return recover
         return self.student_size
 

@@ -4,7 +4,9 @@
 //
 // Test hook: ?frames=N processes exactly frames 0..N-1 of a test video whose frames carry their
 // index in the top border (outside the centre crop; see tests/test_demo_browser.py), in order,
-// then ends the stream and sets window.crkdResult.
+// then ends the stream and sets window.crkdResult. Its `pixels` holds the frames as the page
+// grabbed them (pre_size RGB, base64), so that a test can run Python on the same pixels: the
+// browser's video decoder and PyAV's differ by a few levels (see the test).
 import * as ort from "./ort/ort.wasm.min.mjs";
 import { DemoError, Stream, Trunk } from "./stream.js";
 const params = new URLSearchParams(location.search);
@@ -115,6 +117,17 @@ function frameIndex(image) {
   return v;
 }
 
+// ImageData (RGBA) -> its RGB bytes in base64 (test mode)
+function rgbBase64(image) {
+  const n = image.width * image.height;
+  let text = "";
+  for (let i = 0; i < n; i++) {
+    const src = 4 * i;
+    text += String.fromCharCode(image.data[src], image.data[src + 1], image.data[src + 2]);
+  }
+  return btoa(text);
+}
+
 // --- the streaming engine (incre--------------------------------------------------------------
 
 async function loadJson(url) {
@@ -169,6 +182,7 @@ class App {
     this.lastIndex = -1;
     this.cameraFrames = 0;
     this.t0 = null;
+    this.pixels = []; // test mode: every frame taken, as grabbed
   }
 
   show(emissions) {
@@ -209,6 +223,7 @@ class App {
       this.queue.shift(); // live: falling behind the camera; drop the oldest, and say so
       this.dropped += 1;
     }
+    if (TEST_FRAMES !== null) this.pixels.push(rgbBase64(image));
     this.queue.push(image); // grabbed now, processed in order as fast as the models allow
     this.pump();
   }
@@ -251,6 +266,7 @@ class App {
       latency_frames_median: median(this.stream.latencies),
       threads: ort.env.wasm.numThreads,
       cross_origin_isolated: window.crossOriginIsolated,
+      ...(TEST_FRAMES !== null ? { pixels: this.pixels } : {}),
     };
     status(`Done: ${n} frames, ${this.emitted.length} glosses.`);
   }
