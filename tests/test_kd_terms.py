@@ -82,7 +82,7 @@ def test_a_new_kd_term_declared_in_one_file_trains(teacher):
         cache_dir=str(root / "cache"),
     )
     assert record.kd == "feature+test_cosine"
-    assert record.loss == "L = 1*CTC + 10*MSE(frame_map,scale) + 2*COS(logits)"
+    assert record.loss == "L = 1*CTC + 1*CTC_visual + 10*MSE(frame_map,scale) + 2*COS(logits)"
     assert record.distill.kd_terms == {
         "feature": {"weight": 10.0},
         "test_cosine": {"weight": 2.0, "eps": 1e-6},
@@ -135,8 +135,8 @@ def test_distiller_builds_its_terms_from_the_registry():
         build_teacher("cpu", 5),
         kd={"logit": {"weight": 25, "T": 8}, "feature": 10},
     )
-    assert str(old.loss) == "L = 1*CTC + 10*MSE(frame_map,scale) + 25*T^2*KL(T=8)"
-    assert str(new.loss) == "L = 1*CTC + 10*MSE(frame_map,recover) + 25*T^2*KL(T=8)"
+    assert str(old.loss) == "L = 1*CTC + 1*CTC_visual + 10*MSE(frame_map,scale) + 25*T^2*KL(T=8)"
+    assert str(new.loss) == "L = 1*CTC + 1*CTC_visual + 10*MSE(frame_map,recover) + 25*T^2*KL(T=8)"
     with pytest.raises(ConfigError, match="unknown KD setting"):
         Distiller(build_student("cpu", 5), build_teacher("cpu", 5), "both", gamma=1)
 

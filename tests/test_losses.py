@@ -62,11 +62,11 @@ def test_distiller_formula_and_frozen_teacher_gets_no_gradient():
     teacher, student = build_teacher("cpu", 5), build_student("cpu", 5)
     before = {k: v.clone() for k, v in teacher.state_dict().items()}
     d = Distiller(student, teacher, "both", "scale", alpha=10, beta=25, temperature=8)
-    assert str(d.loss) == "L = 1*CTC + 10*MSE(frame_map,scale) + 25*T^2*KL(T=8)"
+    assert str(d.loss) == "L = 1*CTC + 1*CTC_visual + 10*MSE(frame_map,scale) + 25*T^2*KL(T=8)"
     d.train()
     assert not teacher.training  # train() on the distiller leaves the teacher in eval mode
     losses = d(tiny_batch())
-    assert set(losses) == {"ctc", "kd_feat", "kd_logit", "total"}
+    assert set(losses) == {"ctc", "ctc_visual", "kd_feat", "kd_logit", "total"}
     losses["total"].backward()
     assert all(p.grad is None for p in teacher.parameters())
     assert any(p.grad is not None for p in student.parameters())
@@ -79,7 +79,8 @@ def test_distiller_formula_and_frozen_teacher_gets_no_gradient():
 )
 def test_kd_modes_select_terms(kd, terms):
     d = Distiller(build_student("cpu", 5), build_teacher("cpu", 5), kd)
-    assert set(d(tiny_batch())) == terms | {"total"}
+    # the cpu LRINet has the teacher's head, visual CTC included
+    assert set(d(tiny_batch())) == terms | {"ctc_visual", "total"}
 
 
 def test_kd_without_teacher_is_refused():

@@ -89,6 +89,8 @@ def test_profiles_and_their_order():
     assert ablation.kd_weights and {s for b in ablation.grid for s in b.settings} == {
         "feature-scale",
         "logit",
+        "both-t2",
+        "both-gloss",
         "none",
         "both",
     }
@@ -100,20 +102,25 @@ def test_profiles_and_their_order():
 def test_the_headline_is_in_every_grid_and_the_ablation_adds_its_rows():
     cfg = study.AblationConfig.build(profile="default", data="/tmp/d", study_dir="/tmp/s")
     points = study.grid_points(cfg)
+    # the recovered-map student at 36 px, at the scale student's cost
     assert {(p.size, p.setting) for p in points} == {
-        (32, s) for s in ("none", "both", "both-recover")
+        (32, "none"),
+        (32, "both"),
+        (36, "both-recover"),
     }
     assert sorted({p.seed for p in points}) == [0, 1, 2]
-    assert {(p.epochs, p.patience, p.min_epochs) for p in points} == {(30, 3, 8)}
+    assert {(p.epochs, p.patience, p.min_epochs) for p in points} == {(20, 3, 14)}
     # 03's headline points are 02's runs (one folder each, never an ablation/ one)
     assert all(cfg.paths.point(p).parent.name == "runs" for p in points)
     ablation = study.AblationConfig.build(profile="ablation", data="/tmp/d", study_dir="/tmp/s")
     more = [p for p in study.grid_points(ablation) if p not in points]
     assert sorted(p.name for p in more) == [
-        "s16-both-e30-p3-min8-seed0",
-        "s16-none-e30-p3-min8-seed0",
-        "s32-feature-scale-e30-p3-min8-seed0",
-        "s32-logit-e30-p3-min8-seed0",
+        "s16-both-e20-p3-min14-seed0",
+        "s16-none-e20-p3-min14-seed0",
+        "s32-both-gloss-e20-p3-min14-seed0",
+        "s32-both-t2-e20-p3-min14-seed0",
+        "s32-feature-scale-e20-p3-min14-seed0",
+        "s32-logit-e20-p3-min14-seed0",
     ]
     assert len(study.sweep_points(ablation)) == 4
     smoke = study.AblationConfig.build(profile="smoke", data="/tmp/d", study_dir="/tmp/s")
@@ -124,7 +131,7 @@ def test_a_students_min_epochs_never_exceeds_its_cap():
     cfg = study.DistillConfig.build(profile="default", data="/tmp/d", study_dir="/tmp/s", epochs=5)
     p = cfg.point("both", 0)
     assert (p.epochs, p.patience, p.min_epochs) == (5, 3, 5)
-    assert cfg.student_run("recover", 1).name == "recover-s32-e5-p3-min5-seed1"
+    assert cfg.student_run("recover", 1).name == "recover-s36-e5-p3-min5-seed1"
 
 
 def test_config_takes_profile_values_for_unset_parameters(tmp_path):
@@ -171,8 +178,8 @@ def test_kd_weight_sweep_points_are_named_by_their_weights(tmp_path):
     (cfg.teacher_run(1) / "checkpoint.json").write_text("{}")
     points = study.sweep_points(cfg)
     assert [p.name for p in points] == [
-        "s32-both-a10-b5-e30-p3-min8-seed1",
-        "s32-both-a30-b1-e30-p3-min8-seed1",
+        "s32-both-a10-b5-e20-p3-min14-seed1",
+        "s32-both-a30-b1-e20-p3-min14-seed1",
     ]
     assert all(cfg.paths.point(p).parent.name == "ablation" for p in points)  # never 02's run
     run = study.point_config(cfg, points[0], threads=1)
