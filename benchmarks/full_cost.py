@@ -62,8 +62,7 @@ def run_cost(spec, epoch: dict[str, float], size: int, fillers: set[str], epochs
         return epochs * epoch["teacher"]
     s = spec.values["student_size"]
     base = epoch.get(f"nokd-{s}") or epoch[f"nokd-{size}"] * s * s / (size * size)
-    kd = spec.values.get("kd")
-    if kd == "none" or spec.values.get("teacher") is None:
+    if spec.values.get("teacher") is None:  # no KD: the study gives such a run no teacher
         return epochs * base
     kind = "fill" if spec.name in fillers else "read"
     return epochs * base * epoch[f"crkd-{kind}"] / epoch[f"nokd-{size}"]
